@@ -1,0 +1,60 @@
+"""The FastAPI app: one code path for `gigatile serve` (uvicorn) and Lambda (Mangum)."""
+
+from __future__ import annotations
+
+import contextlib
+from importlib import resources
+
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from . import __version__
+from .config import ConfigError, get_settings
+from .http import errors as http_errors
+from .http.caching import cors_headers
+from .observability import logger
+from .protocols import simple
+from .vips import versions
+
+
+def create_app() -> FastAPI:
+    app = FastAPI(title="gigatile", version=__version__, docs_url="/docs", redoc_url=None)
+    http_errors.install(app)
+    app.include_router(simple.router)
+
+    @app.middleware("http")
+    async def cors_and_last_resort(request: Request, call_next):
+        if request.method == "OPTIONS":
+            response = Response(
+                status_code=204,
+                headers={
+                    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+                    "Access-Control-Allow-Headers": "If-None-Match, Range, Content-Type",
+                    "Access-Control-Max-Age": "86400",
+                },
+            )
+        else:
+            try:
+                response = await call_next(request)
+            except Exception:  # a bug, not bad input: log it, answer JSON, keep serving
+                logger.exception("unhandled error", extra={"path": request.url.path})
+                response = http_errors.error_response(500, "internal_error", "internal error")
+        with contextlib.suppress(ConfigError):  # broken settings: the error body already says so
+            response.headers.update(cors_headers(get_settings()))
+        return response
+
+    @app.get("/health")
+    def health():
+        settings = get_settings()
+        body = {"status": "ok", "gigatile": __version__, **versions(), "source": settings.source.describe()}
+        return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+    @app.get("/viewer", response_class=HTMLResponse)
+    def viewer():  # the page reads ?path= itself
+        page = resources.files("gigatile").joinpath("static/viewer.html").read_text()
+        return HTMLResponse(page, headers={"Cache-Control": "public, max-age=300"})
+
+    return app
+
+
+app = create_app()

@@ -1,0 +1,100 @@
+"""Settings read from the environment once, validated, and reused."""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """A setting in the environment is missing or malformed."""
+
+
+def _int(name: str, default: int, lo: int, hi: int) -> int:
+    raw = os.environ.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+    if not lo <= value <= hi:
+        raise ConfigError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where images live: an S3 bucket + prefix, or a local folder."""
+
+    kind: str  # "s3" or "local"
+    bucket: str = ""
+    prefix: str = ""  # "" or ends with "/"
+    folder: Path | None = None
+
+    @classmethod
+    def parse(cls, value: str) -> Source:
+        if value.startswith("s3://"):
+            bucket, _, prefix = value[5:].partition("/")
+            if not bucket:
+                raise ConfigError("GIGATILE_SOURCE s3://bucket/prefix needs a bucket")
+            prefix = prefix.strip("/")
+            return cls("s3", bucket=bucket, prefix=f"{prefix}/" if prefix else "")
+        if "://" in value:
+            raise ConfigError(f"GIGATILE_SOURCE must be s3://… or a folder, got {value!r}")
+        folder = Path(value).expanduser().resolve()
+        if not folder.is_dir():
+            raise ConfigError(f"GIGATILE_SOURCE folder does not exist: {value}")
+        return cls("local", folder=folder)
+
+    def describe(self) -> str:
+        return f"s3://{self.bucket}/{self.prefix}" if self.kind == "s3" else str(self.folder)
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: Source
+    cors_origin: str
+    # Cache lifetimes (seconds): tiles in browsers and in the CDN, and metadata.
+    max_age: int
+    s_maxage: int
+    meta_max_age: int
+    # How long a learnt source version (ETag) is trusted before it is checked again.
+    version_ttl: int
+    block_size: int
+    block_cache_bytes: int
+    open_image_cache_bytes: int
+    # Largest image (in pixels) decoded whole when a source is not tiled.
+    max_decode_pixels: int
+    # Largest header size accepted at all (refuses decompression bombs).
+    max_image_pixels: int
+    max_renders: int
+    vips_concurrency: int
+
+
+def _default_source() -> str:
+    return str(Path.cwd() / ".cache" / "images")
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Read and validate the environment once per process (warm invocations reuse it)."""
+    cpus = os.cpu_count() or 1
+    source = os.environ.get("GIGATILE_SOURCE") or _default_source()
+    return Settings(
+        source=Source.parse(source),
+        cors_origin=os.environ.get("GIGATILE_CORS_ORIGIN", "*"),
+        max_age=_int("GIGATILE_MAX_AGE", 86400, 0, 31536000),
+        s_maxage=_int("GIGATILE_S_MAXAGE", 86400, 0, 31536000),
+        meta_max_age=_int("GIGATILE_META_MAX_AGE", 300, 0, 31536000),
+        version_ttl=_int("GIGATILE_VERSION_TTL", 300, 0, 86400),
+        block_size=_int("GIGATILE_BLOCK_SIZE", 256 * 1024, 4096, 16 * 1024 * 1024),
+        block_cache_bytes=_int("GIGATILE_BLOCK_CACHE_MB", 64, 1, 4096) * 1024 * 1024,
+        open_image_cache_bytes=_int("GIGATILE_IMAGE_CACHE_MB", 128, 1, 8192) * 1024 * 1024,
+        max_decode_pixels=_int("GIGATILE_MAX_DECODE_PIXELS", 64_000_000, 1, 10**12),
+        max_image_pixels=_int("GIGATILE_MAX_IMAGE_PIXELS", 20_000_000_000, 1, 10**13),
+        max_renders=_int("GIGATILE_MAX_RENDERS", cpus, 1, 256),
+        vips_concurrency=_int("GIGATILE_VIPS_CONCURRENCY", 1, 1, 64),
+    )

@@ -1,0 +1,57 @@
+"""Domain errors. They know nothing of HTTP; http/errors.py maps each to a status."""
+
+
+class GigatileError(Exception):
+    """Base of every error a client may see; `code` is the stable machine-readable name."""
+
+    code = "error"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class InvalidParameter(GigatileError):
+    code = "invalid_parameter"
+
+
+class InvalidImageId(GigatileError):
+    code = "invalid_image_id"
+
+
+class Forbidden(GigatileError):
+    code = "forbidden"
+
+
+class ImageNotFound(GigatileError):
+    code = "image_not_found"
+
+
+class TileNotFound(GigatileError):
+    code = "tile_not_found"
+
+
+class TooLarge(GigatileError):
+    code = "too_large"
+
+
+class UnsupportedImage(GigatileError):
+    code = "unsupported_image"
+
+
+class UpstreamError(GigatileError):
+    """S3 answered with something unusable (a 5xx after retries, a broken body)."""
+
+    code = "upstream_error"
+
+
+class UpstreamUnavailable(GigatileError):
+    """S3 could not be reached or kept throttling."""
+
+    code = "upstream_unavailable"
+
+
+class SourceChanged(GigatileError):
+    """The object was overwritten while we read it (its ETag no longer matches)."""
+
+    code = "source_changed"

@@ -1,0 +1,1 @@
+"""HTTP concerns shared by every protocol: errors as JSON, cache headers, CORS."""

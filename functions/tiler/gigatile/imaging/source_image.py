@@ -1,0 +1,89 @@
+"""One version of one source image: its size, its levels, and the level to read for a scale.
+
+Levels are what the file offers cheaply: the pages or SubIFDs of a pyramidal TIFF, JPEG's
+shrink-on-load (1, 2, 4, 8), WebP's scale-on-load. Level sizes are checked by opening the
+level itself (its header only) when it is first needed, so an open costs one level.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from ..errors import TooLarge
+from ..sources.reader import ObjectReader
+from .opened import Opened, OpenImages
+
+
+@dataclass(frozen=True)
+class Level:
+    downsample: int  # nominal: 2 ** index
+    options: tuple  # load options, e.g. (("subifd", 0),) or (("shrink", 4),)
+
+
+def _pyramid_levels(base, opener) -> list[Level]:
+    fields = base.get_fields()
+    if base.get("vips-loader").startswith("tiffload"):
+        n_sub = base.get("n-subifds") if "n-subifds" in fields else 0
+        if n_sub > 0:
+            return [Level(1, ())] + [Level(2 ** (i + 1), (("subifd", i),)) for i in range(n_sub)]
+        n_pages = base.get("n-pages") if "n-pages" in fields else 1
+        if n_pages > 1 and opener((("page", 1),)).image.width in (base.width // 2, (base.width + 1) // 2):
+            return [Level(2**i, (("page", i),) if i else ()) for i in range(n_pages)]
+        return [Level(1, ())]
+    loader = base.get("vips-loader")
+    longest = max(base.width, base.height)
+    if loader.startswith("jpegload"):
+        return [Level(s, (("shrink", s),) if s > 1 else ()) for s in (1, 2, 4, 8) if s <= longest]
+    if loader.startswith("webpload"):
+        steps = range(int(math.log2(longest)) + 1)
+        return [Level(2**i, (("scale", 1 / 2**i),) if i else ()) for i in steps]
+    return [Level(1, ())]
+
+
+class SourceImage:
+    def __init__(self, reader: ObjectReader, images: OpenImages, max_image_pixels: int, max_decode_pixels: int):
+        self.reader = reader
+        self.images = images
+        self.version = reader.version()
+        self.max_decode_pixels = max_decode_pixels
+        base = self.open(())
+        self.width, self.height = base.image.width, base.image.height
+        # Checked from the header, before any pixel is decoded: refuses decompression bombs.
+        if self.width * self.height > max_image_pixels:
+            raise TooLarge(f"image is {self.width}×{self.height}, over the {max_image_pixels} pixel limit")
+        self.loader = base.image.get("vips-loader").removesuffix("_source").removesuffix("load")
+        self.levels = _pyramid_levels(base.image, self.open)
+
+    @property
+    def format(self) -> str:
+        return self.loader
+
+    def open(self, options: tuple) -> Opened:
+        return self.images.open(self.reader, self.version.etag, dict(options))
+
+    def level_for(self, width: int, height: int) -> Opened:
+        """The cheapest level at least `width` × `height`; never one that needs upscaling."""
+        index = 0
+        for i, level in enumerate(self.levels):
+            if self.width / level.downsample >= width and self.height / level.downsample >= height:
+                index = i
+        while True:
+            level = self.levels[index]
+            if not self._decode_fits(level):
+                raise TooLarge(
+                    f"a {width}×{height} view of this {self.width}×{self.height} {self.format} image "
+                    f"needs a full decode over the {self.max_decode_pixels} pixel budget; "
+                    "convert it to a tiled pyramidal TIFF"
+                )
+            opened = self.open(level.options)
+            # Writers round level sizes differently; step up a level if this one is short.
+            if (opened.image.width >= width and opened.image.height >= height) or index == 0:
+                return opened
+            index -= 1
+
+    def _decode_fits(self, level: Level) -> bool:
+        if self.format == "tiff":  # read tile by tile, never decoded whole
+            return True
+        pixels = math.ceil(self.width / level.downsample) * math.ceil(self.height / level.downsample)
+        return pixels <= self.max_decode_pixels

@@ -1,0 +1,40 @@
+"""Powertools Logger, Metrics and Tracer, shared by the app and the Lambda handler.
+
+Metrics are buffered per invocation and flushed as CloudWatch EMF by the handler;
+under `gigatile serve` they are disabled unless POWERTOOLS_METRICS_DISABLED says otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "gigatile")
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "gigatile"), service=SERVICE)
+tracer = Tracer(service=SERVICE)
+
+
+def record_tile(image: str, level: int, x: int, y: int, tile) -> None:
+    """One structured log line and the per-tile metrics."""
+    logger.info(
+        "tile",
+        extra={
+            "image": image,
+            "level": level,
+            "x": x,
+            "y": y,
+            "render_ms": round(tile.render_ms, 2),
+            "s3_gets": tile.stats.gets,
+            "s3_bytes": tile.stats.bytes,
+            "cache_hits": tile.stats.hits,
+            "bytes_out": len(tile.body),
+        },
+    )
+    metrics.add_metric(name="TileLatency", unit=MetricUnit.Milliseconds, value=tile.render_ms)
+    metrics.add_metric(name="S3Gets", unit=MetricUnit.Count, value=tile.stats.gets)
+    metrics.add_metric(name="S3BytesRead", unit=MetricUnit.Bytes, value=tile.stats.bytes)
+    metrics.add_metric(name="CacheHits", unit=MetricUnit.Count, value=tile.stats.hits)

@@ -1,0 +1,1 @@
+"""Viewer protocols: each a router with its own parameter parsing over the one Tiler."""

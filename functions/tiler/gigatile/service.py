@@ -1,0 +1,154 @@
+"""The tile service every protocol calls: find the image, plan, render, encode.
+
+Everything expensive is created on first use and kept for warm invocations: the store
+and its boto3 client, the block cache, open images and source headers.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from . import __version__
+from .config import Settings, get_settings
+from .errors import SourceChanged
+from .imaging.encode import MEDIA_TYPES, encode
+from .imaging.geometry import TileGrid
+from .imaging.opened import OpenImages, run_guarded
+from .imaging.render import to_display, view_at
+from .imaging.source_image import SourceImage
+from .sources.base import ObjectVersion, Store
+from .sources.blocks import ByteLRU
+from .sources.ids import validate_image_id
+from .sources.reader import ObjectReader, ReadStats
+
+# Bump when rendering changes, so tile ETags change with it.
+RENDER_VERSION = "1"
+
+
+@dataclass
+class Tile:
+    body: bytes
+    media_type: str
+    width: int
+    height: int
+    stats: ReadStats = field(default_factory=ReadStats)
+    render_ms: float = 0.0
+
+
+def make_store(settings: Settings) -> Store:
+    if settings.source.kind == "s3":
+        from .sources.s3 import S3Store
+
+        return S3Store(settings.source.bucket, settings.source.prefix, max_connections=4 * settings.max_renders + 4)
+    from .sources.local import LocalStore
+
+    return LocalStore(settings.source.folder)
+
+
+class _SmallLRU(OrderedDict):
+    """Count-bounded map for small per-key objects (readers, source headers)."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = limit
+        self.lock = threading.Lock()
+
+    def get_or_make(self, key, make):
+        with self.lock:
+            if key in self:
+                self.move_to_end(key)
+                return self[key]
+        value = make()
+        with self.lock:
+            value = self.setdefault(key, value)
+            while len(self) > self.limit:
+                self.popitem(last=False)
+        return value
+
+
+class Tiler:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.store = make_store(settings)
+        self.blocks = ByteLRU(settings.block_cache_bytes)
+        self.images = OpenImages(settings.open_image_cache_bytes)
+        self._readers = _SmallLRU(4096)
+        self._sources = _SmallLRU(256)
+        # Bounds simultaneous renders (each may use a core and a few tiles of memory).
+        self._renders = threading.BoundedSemaphore(settings.max_renders)
+
+    # -- lookup ------------------------------------------------------------------------
+    def reader(self, image_id: str) -> ObjectReader:
+        key = self.store.key_for(validate_image_id(image_id))
+        return self._readers.get_or_make(
+            key,
+            lambda: ObjectReader(self.store, key, self.blocks, self.settings.block_size, self.settings.version_ttl),
+        )
+
+    def version(self, image_id: str) -> ObjectVersion:
+        """The source version (0 GETs when warm): enough to answer a conditional request."""
+        return self.reader(image_id).version()
+
+    def source(self, image_id: str) -> SourceImage:
+        reader = self.reader(image_id)
+        version = reader.version()
+        s = self.settings
+        return self._sources.get_or_make(
+            (reader.key, version.etag),
+            lambda: SourceImage(reader, self.images, s.max_image_pixels, s.max_decode_pixels),
+        )
+
+    def _once_more_if_changed(self, fn):
+        # ETag pinning: an object overwritten mid-read fails with SourceChanged and the
+        # reader forgets its version; one retry reads the new version from scratch.
+        try:
+            return fn()
+        except SourceChanged:
+            return fn()
+
+    # -- operations --------------------------------------------------------------------
+    def meta(self, image_id: str, tile_size: int) -> dict:
+        src = self._once_more_if_changed(lambda: self.source(image_id))
+        grid = TileGrid(src.width, src.height, tile_size)
+        return {
+            "width": src.width,
+            "height": src.height,
+            "tile_size": tile_size,
+            "max_level": grid.max_level,
+            "format": src.format,
+            "levels": grid.levels(),
+            "version": src.version.etag,
+            "source_levels": len(src.levels),
+        }
+
+    def tile(self, image_id: str, level: int, x: int, y: int, tile_size: int, fmt: str, quality: int) -> Tile:
+        return self._once_more_if_changed(lambda: self._tile(image_id, level, x, y, tile_size, fmt, quality))
+
+    def _tile(self, image_id, level, x, y, tile_size, fmt, quality) -> Tile:
+        src = self.source(image_id)
+        grid = TileGrid(src.width, src.height, tile_size)
+        left, top, w, h = grid.tile_box(level, x, y)
+        before = src.reader.snapshot()
+        with self._renders:
+            start = time.perf_counter()
+            opened, view = view_at(src, *grid.level_size(level))
+            image = to_display(view.crop(left, top, w, h))
+            body = run_guarded(opened, self.images, lambda: encode(image, fmt, quality))
+            elapsed = (time.perf_counter() - start) * 1000
+        return Tile(body, MEDIA_TYPES[fmt], w, h, src.reader.snapshot().since(before), elapsed)
+
+
+def tile_etag(version: ObjectVersion, *params) -> str:
+    """Strong ETag from the source version and every parameter that shapes the bytes."""
+    text = "|".join(map(str, (RENDER_VERSION, __version__, version.etag, *params)))
+    return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
+
+
+@functools.cache
+def get_tiler() -> Tiler:
+    return Tiler(get_settings())

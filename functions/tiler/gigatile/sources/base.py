@@ -1,0 +1,33 @@
+"""The interface every store implements: fetch a byte range of one object version."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+
+
+@dataclass(frozen=True)
+class ObjectVersion:
+    size: int
+    etag: str  # without quotes
+    last_modified: datetime | None
+
+
+class Store(ABC):
+    """A place holding objects addressed by key; `name` makes cache keys unique across stores."""
+
+    name: str
+
+    @abstractmethod
+    def key_for(self, image_id: str) -> str:
+        """Map a validated image id to this store's key (prefix applied)."""
+
+    @abstractmethod
+    def fetch(self, key: str, start: int, end: int, etag: str | None) -> tuple[bytes, ObjectVersion]:
+        """Bytes start..end inclusive (clipped to the object) and the version they belong to.
+
+        With `etag`, the read is pinned to that version: raises SourceChanged if the
+        object is now another one. Raises ImageNotFound, Forbidden, UpstreamError,
+        UpstreamUnavailable; returns b"" with size 0 for an empty object.
+        """

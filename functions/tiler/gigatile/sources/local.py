@@ -1,0 +1,44 @@
+"""A local folder as a store: same interface and caching path as S3."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..errors import Forbidden, ImageNotFound, SourceChanged
+from .base import ObjectVersion, Store
+
+
+class LocalStore(Store):
+    def __init__(self, folder: Path):
+        self.folder = folder.resolve()
+        self.name = f"file://{self.folder}"
+
+    def key_for(self, image_id: str) -> str:
+        return image_id
+
+    def _path(self, key: str) -> Path:
+        path = (self.folder / key).resolve()
+        if not path.is_relative_to(self.folder):
+            raise Forbidden("image id resolves outside the source folder")
+        return path
+
+    def fetch(self, key: str, start: int, end: int, etag: str | None) -> tuple[bytes, ObjectVersion]:
+        path = self._path(key)
+        try:
+            with path.open("rb") as f:
+                st = os.fstat(f.fileno())
+                version = ObjectVersion(
+                    size=st.st_size,
+                    # Size, mtime and inode change when the file is replaced or rewritten.
+                    etag=hashlib.sha1(f"{st.st_size}-{st.st_mtime_ns}-{st.st_ino}".encode()).hexdigest()[:20],
+                    last_modified=datetime.fromtimestamp(st.st_mtime, UTC),
+                )
+                if etag is not None and etag != version.etag:
+                    raise SourceChanged(f"{key} changed while being read")
+                f.seek(start)
+                return f.read(max(0, end - start + 1)), version
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise ImageNotFound(f"no such image: {key}") from None

@@ -1,0 +1,144 @@
+"""Reads of one object at arbitrary offsets, turned into as few ranged GETs as possible.
+
+- The first GET fetches block 0 without a version: its Content-Range and ETag tell the
+  object size and version (no HEAD). Every later GET is pinned to that ETag.
+- Small reads (libvips parses headers a few bytes at a time, JPEG reads 4 KiB) go through
+  aligned blocks kept in the shared ByteLRU; runs of sequential reads fetch growing
+  windows of blocks.
+- Large reads, and every pixel read of a random-access (tiled TIFF) image, when not
+  already covered by blocks, are fetched exactly in one GET and kept as spans, so a new
+  tile costs one GET of its own bytes and a repeated tile costs nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from ..errors import SourceChanged
+from .base import ObjectVersion, Store
+from .blocks import ByteLRU
+
+# Reads at least this long are fetched exactly instead of through blocks.
+EXACT_READ_MIN = 8 * 1024
+# Longest readahead window (in blocks) for sequential reads (JPEG, PNG decodes).
+MAX_READAHEAD_BLOCKS = 32
+
+
+@dataclass
+class ReadStats:
+    gets: int = 0
+    bytes: int = 0
+    hits: int = 0
+
+    def copy(self) -> ReadStats:
+        return ReadStats(self.gets, self.bytes, self.hits)
+
+    def since(self, before: ReadStats) -> ReadStats:
+        return ReadStats(self.gets - before.gets, self.bytes - before.bytes, self.hits - before.hits)
+
+
+class ObjectReader:
+    """All byte access to one key of one store; thread-safe."""
+
+    def __init__(self, store: Store, key: str, cache: ByteLRU, block_size: int, version_ttl: float):
+        self.store = store
+        self.key = key
+        self.cache = cache
+        self.block_size = block_size
+        self.version_ttl = version_ttl
+        self.stats = ReadStats()
+        self._version: ObjectVersion | None = None
+        self._checked_at = 0.0
+        self._sequential_end = -1
+        self._streak = 0
+        self._lock = threading.Lock()
+
+    # -- version ---------------------------------------------------------------------
+    def version(self) -> ObjectVersion:
+        """The pinned version, learnt (or re-checked after `version_ttl`) with one GET of block 0."""
+        with self._lock:
+            version, checked_at = self._version, self._checked_at
+        if version is not None and time.monotonic() - checked_at < self.version_ttl:
+            return version
+        data, version = self._get(0, self.block_size - 1, None)
+        with self._lock:
+            self._version = version
+            self._checked_at = time.monotonic()
+        self.cache.put(self._block_key(version, 0), data)
+        return version
+
+    def forget_version(self) -> None:
+        """After SourceChanged: the next read learns the new version (old blocks age out)."""
+        with self._lock:
+            self._version = None
+
+    # -- reads -----------------------------------------------------------------------
+    def read(self, offset: int, length: int, exact: bool = False) -> bytes:
+        """Bytes at offset; `exact` fetches a miss as exactly that range (random-access pixels)."""
+        version = self.version()
+        end = min(offset + length, version.size)
+        if offset >= end:
+            return b""
+        bs = self.block_size
+        first, last = offset // bs, (end - 1) // bs
+        blocks = [self.cache.get(self._block_key(version, i)) for i in range(first, last + 1)]
+        if all(b is not None for b in blocks):
+            self._count_hit()
+            return b"".join(blocks)[offset - first * bs : end - first * bs]
+        if exact or end - offset >= EXACT_READ_MIN:
+            return self._read_exact(version, offset, end)
+        return self._read_blocks(version, offset, end, first, last, blocks)
+
+    def _read_exact(self, version: ObjectVersion, offset: int, end: int) -> bytes:
+        span_key = (self.store.name, self.key, version.etag, "span", offset, end)
+        data = self.cache.get(span_key)
+        if data is not None:
+            self._count_hit()
+            return data
+        data, _ = self._get(offset, end - 1, version.etag)
+        self.cache.put(span_key, data)
+        return data
+
+    def _read_blocks(self, version, offset, end, first, last, blocks) -> bytes:
+        bs = self.block_size
+        missing = [first + i for i, b in enumerate(blocks) if b is None]
+        lo, hi = missing[0], missing[-1]
+        with self._lock:
+            # A run of reads that each start where the last ended is a sequential decode:
+            # fetch a window that doubles with the run, so a JPEG costs a few GETs, not
+            # one per 256 KiB.
+            self._streak = self._streak + 1 if offset == self._sequential_end else 0
+            self._sequential_end = end
+            ahead = min(2**self._streak, MAX_READAHEAD_BLOCKS) - 1 if self._streak else 0
+        hi = min(hi + ahead, (version.size - 1) // bs)
+        data, _ = self._get(lo * bs, (hi + 1) * bs - 1, version.etag)
+        for i in range(lo, hi + 1):
+            chunk = data[(i - lo) * bs : (i - lo + 1) * bs]
+            self.cache.put(self._block_key(version, i), chunk)
+            if first <= i <= last:
+                blocks[i - first] = chunk
+        return b"".join(blocks)[offset - first * bs : end - first * bs]
+
+    def _get(self, start: int, end: int, etag: str | None) -> tuple[bytes, ObjectVersion]:
+        try:
+            data, version = self.store.fetch(self.key, start, end, etag)
+        except SourceChanged:
+            self.forget_version()
+            raise
+        with self._lock:
+            self.stats.gets += 1
+            self.stats.bytes += len(data)
+        return data, version
+
+    def _count_hit(self) -> None:
+        with self._lock:
+            self.stats.hits += 1
+
+    def snapshot(self) -> ReadStats:
+        with self._lock:
+            return self.stats.copy()
+
+    def _block_key(self, version: ObjectVersion, index: int):
+        return (self.store.name, self.key, version.etag, "block", index)

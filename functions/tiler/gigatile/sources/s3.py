@@ -1,0 +1,90 @@
+"""S3 as a store: ranged GETs pinned to one ETag, over one reused boto3 client."""
+
+from __future__ import annotations
+
+import functools
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+
+from ..errors import Forbidden, ImageNotFound, SourceChanged, UpstreamError, UpstreamUnavailable
+from .base import ObjectVersion, Store
+
+# Codes S3 uses for "try again later"; after botocore's own bounded retries they become 503.
+_THROTTLED = {"SlowDown", "ServiceUnavailable", "Throttling", "RequestTimeout", "503"}
+
+
+@functools.cache
+def s3_client(max_connections: int):
+    """One client per process: keep-alive connections are the cheapest GET there is.
+
+    The endpoint comes from boto3's own AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL.
+    """
+    config = Config(
+        max_pool_connections=max_connections,
+        retries={"mode": "standard", "max_attempts": 3},
+        connect_timeout=3,
+        read_timeout=5,
+        tcp_keepalive=True,
+    )
+    return boto3.session.Session().client("s3", config=config)
+
+
+def _parse_size(content_range: str | None, length: int) -> int:
+    # "bytes 0-262143/97300194" → 97300194
+    if content_range and "/" in content_range:
+        total = content_range.rsplit("/", 1)[1]
+        if total.isdigit():
+            return int(total)
+    return length
+
+
+class S3Store(Store):
+    def __init__(self, bucket: str, prefix: str, max_connections: int = 16):
+        self.bucket = bucket
+        self.prefix = prefix
+        self.name = f"s3://{bucket}"
+        self.max_connections = max_connections
+
+    def key_for(self, image_id: str) -> str:
+        return self.prefix + image_id
+
+    def fetch(self, key: str, start: int, end: int, etag: str | None) -> tuple[bytes, ObjectVersion]:
+        args = {"Bucket": self.bucket, "Key": key, "Range": f"bytes={start}-{end}"}
+        if etag is not None:
+            args["IfMatch"] = f'"{etag}"'
+        try:
+            resp = s3_client(self.max_connections).get_object(**args)
+            data = resp["Body"].read()
+        except ClientError as exc:
+            return self._client_error(exc, key)
+        except (ConnectionError, HTTPClientError) as exc:
+            raise UpstreamUnavailable(f"S3 unreachable: {type(exc).__name__}") from exc
+        except BotoCoreError as exc:
+            raise UpstreamError(f"S3 read failed: {type(exc).__name__}") from exc
+        version = ObjectVersion(
+            size=_parse_size(resp.get("ContentRange"), resp.get("ContentLength", len(data))),
+            etag=resp.get("ETag", "").strip('"'),
+            last_modified=resp.get("LastModified"),
+        )
+        expected = min(end, version.size - 1) - start + 1
+        if len(data) != expected:
+            raise UpstreamError(f"S3 returned {len(data)} bytes, expected {expected}")
+        return data, version
+
+    def _client_error(self, exc: ClientError, key: str):
+        code = exc.response.get("Error", {}).get("Code", "")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        if code in ("NoSuchKey", "NotFound", "404") or status == 404:
+            raise ImageNotFound(f"no such image: {key}") from None
+        if code == "PreconditionFailed" or status == 412:
+            raise SourceChanged(f"{key} changed while being read") from None
+        if code == "InvalidRange" or status == 416:
+            # S3 refuses any range of an empty object.
+            return b"", ObjectVersion(size=0, etag="", last_modified=None)
+        if code in ("AccessDenied", "403") or status == 403:
+            raise Forbidden(f"not allowed to read {key}") from None
+        if code in _THROTTLED or status == 503:
+            raise UpstreamUnavailable(f"S3 is throttling or unavailable ({code})") from None
+        raise UpstreamError(f"S3 error {code or status}") from None

@@ -1,0 +1,46 @@
+"""The one place pyvips is imported: environment first, then loader policy.
+
+libvips reads VIPS_CONCURRENCY and VIPS_BLOCK_UNTRUSTED when it starts, so they
+must be in the environment before the first `import pyvips`. Import is lazy so
+that settings errors and the health route do not pay for it.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+from .config import get_settings
+
+# Loaders gigatile serves. Everything else (svg, pdf, magick, vips, matrix, …) stays blocked.
+ALLOWED_LOADERS = (
+    "VipsForeignLoadJpeg",
+    "VipsForeignLoadPng",
+    "VipsForeignLoadWebp",
+    "VipsForeignLoadTiff",
+    "VipsForeignLoadGif",
+    "VipsForeignLoadHeif",
+)
+
+
+@functools.cache
+def vips():
+    settings = get_settings()
+    os.environ.setdefault("VIPS_CONCURRENCY", str(settings.vips_concurrency))
+    os.environ.setdefault("VIPS_BLOCK_UNTRUSTED", "1")
+    import pyvips
+
+    # Our own LRU keeps open images; libvips' operation cache would hold pixels unbounded.
+    pyvips.cache_set_max(0)
+    pyvips.operation_block_set("VipsForeignLoad", True)
+    for name in ALLOWED_LOADERS:
+        pyvips.operation_block_set(name, False)
+    return pyvips
+
+
+def versions() -> dict:
+    pyvips = vips()
+    return {
+        "libvips": f"{pyvips.version(0)}.{pyvips.version(1)}.{pyvips.version(2)}",
+        "pyvips": pyvips.__version__,
+    }
