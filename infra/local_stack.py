@@ -44,11 +44,12 @@ def use_credentials() -> None:
         os.environ.setdefault(key, value)
 
 
-def pattern(width: int, height: int, seed: int = 1):
-    """A colourful multi-octave noise with detail at every zoom, computed lazily by libvips."""
+def pattern(width: int, height: int, seed: int = 1, grain: float = 0):
+    """A colourful multi-octave noise with detail at every zoom, computed lazily by libvips.
+    `grain` adds per-pixel noise, so JPEG tiles weigh what photographs' do."""
     import pyvips
 
-    cells = [c for c in (4096, 1024, 256, 64, 16, 4) if c < max(width, height)] or [4]
+    cells = [c for c in (4096, 1024, 256, 64, 16) if c < max(width, height)] or [16]
     octaves = [pyvips.Image.perlin(width, height, cell_size=c, seed=seed + i) for i, c in enumerate(cells)]
     weights = [0.5**i for i in range(len(octaves))]
 
@@ -57,15 +58,20 @@ def pattern(width: int, height: int, seed: int = 1):
         norm = sum(weights)
         return ((total / norm + 1) * 127.5).cast("uchar")
 
-    return mix(0).bandjoin([mix(1), mix(2)]).copy(interpretation="srgb")
+    image = mix(0).bandjoin([mix(1), mix(2)])
+    if grain:
+        image = (image + pyvips.Image.gaussnoise(width, height, sigma=grain, seed=seed)).cast("uchar")
+    return image.copy(interpretation="srgb")
 
 
-def make_pyramid(path: Path, width: int, height: int, subifd: bool = True, quality: int = 85, seed: int = 1) -> Path:
+def make_pyramid(
+    path: Path, width: int, height: int, subifd: bool = True, quality: int = 85, seed: int = 1, grain: float = 0
+) -> Path:
     """A tiled pyramidal JPEG TIFF written by libvips (256 px tiles), unless it exists."""
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".partial")
-        pattern(width, height, seed).tiffsave(
+        pattern(width, height, seed, grain).tiffsave(
             str(tmp),
             tile=True,
             tile_width=256,

@@ -12,7 +12,7 @@ class ConfigError(ValueError):
     """A setting in the environment is missing or malformed."""
 
 
-def _int(name: str, default: int, lo: int, hi: int) -> int:
+def env_int(name: str, default: int, lo: int, hi: int) -> int:
     raw = os.environ.get(name)
     if raw is None or raw == "":
         return default
@@ -71,11 +71,11 @@ class Settings:
     # Largest header size accepted at all (refuses decompression bombs).
     max_image_pixels: int
     max_renders: int
-    vips_concurrency: int
 
 
 def _default_source() -> str:
-    return str(Path.cwd() / ".cache" / "images")
+    # Where `make demo` keeps its generated sample.
+    return str(Path.cwd() / ".cache" / "demo")
 
 
 @functools.cache
@@ -86,15 +86,14 @@ def get_settings() -> Settings:
     return Settings(
         source=Source.parse(source),
         cors_origin=os.environ.get("GIGATILE_CORS_ORIGIN", "*"),
-        max_age=_int("GIGATILE_MAX_AGE", 86400, 0, 31536000),
-        s_maxage=_int("GIGATILE_S_MAXAGE", 86400, 0, 31536000),
-        meta_max_age=_int("GIGATILE_META_MAX_AGE", 300, 0, 31536000),
-        version_ttl=_int("GIGATILE_VERSION_TTL", 300, 0, 86400),
-        block_size=_int("GIGATILE_BLOCK_SIZE", 256 * 1024, 4096, 16 * 1024 * 1024),
-        block_cache_bytes=_int("GIGATILE_BLOCK_CACHE_MB", 64, 1, 4096) * 1024 * 1024,
-        open_image_cache_bytes=_int("GIGATILE_IMAGE_CACHE_MB", 128, 1, 8192) * 1024 * 1024,
-        max_decode_pixels=_int("GIGATILE_MAX_DECODE_PIXELS", 64_000_000, 1, 10**12),
-        max_image_pixels=_int("GIGATILE_MAX_IMAGE_PIXELS", 20_000_000_000, 1, 10**13),
-        max_renders=_int("GIGATILE_MAX_RENDERS", cpus, 1, 256),
-        vips_concurrency=_int("GIGATILE_VIPS_CONCURRENCY", 1, 1, 64),
+        max_age=env_int("GIGATILE_MAX_AGE", 86400, 0, 31536000),
+        s_maxage=env_int("GIGATILE_S_MAXAGE", 86400, 0, 31536000),
+        meta_max_age=env_int("GIGATILE_META_MAX_AGE", 300, 0, 31536000),
+        version_ttl=env_int("GIGATILE_VERSION_TTL", 300, 0, 86400),
+        block_size=env_int("GIGATILE_BLOCK_SIZE", 256 * 1024, 4096, 16 * 1024 * 1024),
+        block_cache_bytes=env_int("GIGATILE_BLOCK_CACHE_MB", 64, 1, 4096) * 1024 * 1024,
+        open_image_cache_bytes=env_int("GIGATILE_IMAGE_CACHE_MB", 128, 1, 8192) * 1024 * 1024,
+        max_decode_pixels=env_int("GIGATILE_MAX_DECODE_PIXELS", 64_000_000, 1, 10**12),
+        max_image_pixels=env_int("GIGATILE_MAX_IMAGE_PIXELS", 20_000_000_000, 1, 10**13),
+        max_renders=env_int("GIGATILE_MAX_RENDERS", cpus, 1, 256),
     )

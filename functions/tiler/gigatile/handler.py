@@ -6,12 +6,16 @@ boto3 client, caches) are created on the first request that needs them and then 
 
 from __future__ import annotations
 
+import warnings
+
 from mangum import Mangum
 
 from .app import app
 from .observability import logger, metrics, tracer
 
 _asgi = Mangum(app, lifespan="off")
+# Requests that render nothing (metadata, errors, 304s) publish no metrics; that is expected.
+warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -136,7 +136,7 @@ class Tiler:
         before = src.reader.snapshot()
         with self._renders:
             start = time.perf_counter()
-            opened, view = view_at(src, *grid.level_size(level))
+            opened, view = view_at(src, grid.scale(level), *grid.level_size(level))
             image = to_display(view.crop(left, top, w, h))
             body = run_guarded(opened, self.images, lambda: encode(image, fmt, quality))
             elapsed = (time.perf_counter() - start) * 1000

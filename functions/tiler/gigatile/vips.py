@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import os
 
-from .config import get_settings
+from .config import env_int
 
 # Loaders gigatile serves. Everything else (svg, pdf, magick, vips, matrix, …) stays blocked.
 ALLOWED_LOADERS = (
@@ -25,8 +25,8 @@ ALLOWED_LOADERS = (
 
 @functools.cache
 def vips():
-    settings = get_settings()
-    os.environ.setdefault("VIPS_CONCURRENCY", str(settings.vips_concurrency))
+    # One libvips worker per render: renders are already parallel across requests.
+    os.environ.setdefault("VIPS_CONCURRENCY", str(env_int("GIGATILE_VIPS_CONCURRENCY", 1, 1, 64)))
     os.environ.setdefault("VIPS_BLOCK_UNTRUSTED", "1")
     import pyvips
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from email.utils import format_datetime
 
 from fastapi import Request, Response
@@ -23,7 +24,7 @@ def cache_headers(settings: Settings, etag: str, version: ObjectVersion, pinned:
         control = f"public, max-age={age}, s-maxage={s_age}"
     headers = {"Cache-Control": control, "ETag": etag}
     if version.last_modified is not None:
-        headers["Last-Modified"] = format_datetime(version.last_modified, usegmt=True)
+        headers["Last-Modified"] = format_datetime(version.last_modified.astimezone(UTC), usegmt=True)
     return headers
 
 

@@ -62,25 +62,26 @@ class SourceImage:
     def open(self, options: tuple) -> Opened:
         return self.images.open(self.reader, self.version.etag, dict(options))
 
-    def level_for(self, width: int, height: int) -> Opened:
-        """The cheapest level at least `width` × `height`; never one that needs upscaling."""
-        index = 0
-        for i, level in enumerate(self.levels):
-            if self.width / level.downsample >= width and self.height / level.downsample >= height:
-                index = i
-        while True:
-            level = self.levels[index]
-            if not self._decode_fits(level):
-                raise TooLarge(
-                    f"a {width}×{height} view of this {self.width}×{self.height} {self.format} image "
-                    f"needs a full decode over the {self.max_decode_pixels} pixel budget; "
-                    "convert it to a tiled pyramidal TIFF"
-                )
-            opened = self.open(level.options)
-            # Writers round level sizes differently; step up a level if this one is short.
-            if (opened.image.width >= width and opened.image.height >= height) or index == 0:
-                return opened
-            index -= 1
+    def level_for(self, scale: float) -> tuple[Opened, float]:
+        """The cheapest level whose pixels are at least as fine as 1/`scale` of the source,
+        and that level's exact downsample factor.
+
+        Pyramid levels halve the content exactly (libvips drops an odd last pixel:
+        30000 → 15000 → … → 937), so the factor is the nominal power of two whenever the
+        level's size matches it; other writers' levels use their measured ratio.
+        """
+        candidates = [lv for lv in self.levels if lv.downsample <= max(scale, 1)]
+        level = candidates[-1]
+        if not self._decode_fits(level):
+            raise TooLarge(
+                f"a 1/{scale:g} view of this {self.width}×{self.height} {self.format} image "
+                f"needs a full decode over the {self.max_decode_pixels} pixel budget; "
+                "convert it to a tiled pyramidal TIFF"
+            )
+        opened = self.open(level.options)
+        d = level.downsample
+        nominal = abs(opened.image.width - self.width / d) <= 1 and abs(opened.image.height - self.height / d) <= 1
+        return opened, d if nominal else self.width / opened.image.width
 
     def _decode_fits(self, level: Level) -> bool:
         if self.format == "tiff":  # read tile by tile, never decoded whole

@@ -51,7 +51,7 @@ class ObjectReader:
         self.stats = ReadStats()
         self._version: ObjectVersion | None = None
         self._checked_at = 0.0
-        self._sequential_end = -1
+        self._last_fetched = -2
         self._streak = 0
         self._lock = threading.Lock()
 
@@ -88,7 +88,11 @@ class ObjectReader:
             self._count_hit()
             return b"".join(blocks)[offset - first * bs : end - first * bs]
         if exact or end - offset >= EXACT_READ_MIN:
-            return self._read_exact(version, offset, end)
+            # Use the cached leading blocks, if any, and fetch the rest exactly.
+            cached = next(i for i, b in enumerate(blocks) if b is None)
+            start = max(offset, (first + cached) * bs)
+            head = b"".join(blocks[:cached])[offset - first * bs : start - first * bs]
+            return head + self._read_exact(version, start, end)
         return self._read_blocks(version, offset, end, first, last, blocks)
 
     def _read_exact(self, version: ObjectVersion, offset: int, end: int) -> bytes:
@@ -106,13 +110,13 @@ class ObjectReader:
         missing = [first + i for i, b in enumerate(blocks) if b is None]
         lo, hi = missing[0], missing[-1]
         with self._lock:
-            # A run of reads that each start where the last ended is a sequential decode:
-            # fetch a window that doubles with the run, so a JPEG costs a few GETs, not
-            # one per 256 KiB.
-            self._streak = self._streak + 1 if offset == self._sequential_end else 0
-            self._sequential_end = end
+            # Misses that each need the block after the last one fetched are a sequential
+            # decode (JPEG, PNG) or a walk through IFDs packed at the end of a file: fetch
+            # a window that doubles with the run, so it costs a few GETs, not one per block.
+            self._streak = self._streak + 1 if lo == self._last_fetched + 1 else 0
             ahead = min(2**self._streak, MAX_READAHEAD_BLOCKS) - 1 if self._streak else 0
-        hi = min(hi + ahead, (version.size - 1) // bs)
+            hi = min(hi + ahead, (version.size - 1) // bs)
+            self._last_fetched = hi
         data, _ = self._get(lo * bs, (hi + 1) * bs - 1, version.etag)
         for i in range(lo, hi + 1):
             chunk = data[(i - lo) * bs : (i - lo + 1) * bs]

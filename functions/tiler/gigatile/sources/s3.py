@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import functools
+import threading
 
 import boto3
 from botocore.config import Config
@@ -15,12 +15,8 @@ from .base import ObjectVersion, Store
 _THROTTLED = {"SlowDown", "ServiceUnavailable", "Throttling", "RequestTimeout", "503"}
 
 
-@functools.cache
-def s3_client(max_connections: int):
-    """One client per process: keep-alive connections are the cheapest GET there is.
-
-    The endpoint comes from boto3's own AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL.
-    """
+def make_client(max_connections: int):
+    """The endpoint comes from boto3's own AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL."""
     config = Config(
         max_pool_connections=max_connections,
         retries={"mode": "standard", "max_attempts": 3},
@@ -46,6 +42,15 @@ class S3Store(Store):
         self.prefix = prefix
         self.name = f"s3://{bucket}"
         self.max_connections = max_connections
+        self._client = None
+        self._client_lock = threading.Lock()
+
+    def client(self):
+        """Created on first use and kept: keep-alive connections are the cheapest GET there is."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = make_client(self.max_connections)
+            return self._client
 
     def key_for(self, image_id: str) -> str:
         return self.prefix + image_id
@@ -55,7 +60,7 @@ class S3Store(Store):
         if etag is not None:
             args["IfMatch"] = f'"{etag}"'
         try:
-            resp = s3_client(self.max_connections).get_object(**args)
+            resp = self.client().get_object(**args)
             data = resp["Body"].read()
         except ClientError as exc:
             return self._client_error(exc, key)

@@ -1,0 +1,91 @@
+"""A small HTTP proxy in front of the local S3 server that records every request.
+
+Tests and benchmarks point AWS_ENDPOINT_URL_S3 at it to count S3 GETs and bytes from
+the outside, independently of gigatile's own counters. It can add a fixed delay per
+request (S3's first-byte latency).
+"""
+
+from __future__ import annotations
+
+import http.client
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
+
+
+@dataclass(frozen=True)
+class Record:
+    method: str
+    path: str
+    range: str | None
+    status: int
+    bytes: int
+    if_match: str | None = None
+    etag: str | None = None
+
+
+class CountingProxy:
+    def __init__(self, upstream: str, delay_ms: float = 0.0):
+        target = urlsplit(upstream)
+        self.records: list[Record] = []
+        self.delay_ms = delay_ms
+        lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # quiet
+                pass
+
+            def _forward(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
+                if proxy.delay_ms:
+                    time.sleep(proxy.delay_ms / 1000)
+                conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                conn.close()
+                with lock:
+                    proxy.records.append(
+                        Record(
+                            self.command,
+                            self.path,
+                            self.headers.get("Range"),
+                            resp.status,
+                            len(data),
+                            self.headers.get("If-Match"),
+                            resp.getheader("ETag"),
+                        )
+                    )
+                self.send_response(resp.status)
+                for key, value in resp.getheaders():
+                    if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self.endpoint = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def gets(self, key_part: str = "") -> list[Record]:
+        return [r for r in list(self.records) if r.method == "GET" and key_part in r.path]
+
+    def reset(self) -> None:
+        self.records.clear()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -1,0 +1,163 @@
+"""Figures for the foundation: S3 GETs and bytes per tile, render time, peak RSS.
+
+Serves the 30,000 × 50,000 demo sample from moto's S3 server (its own process, so its
+memory is not counted) through the counting proxy, and renders 1,000 random tiles across
+all levels with a fixed seed. Run: `make measure` or `python infra/measure.py --help`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from infra.counting_proxy import CountingProxy  # noqa: E402
+from infra.local_stack import DUMMY_CREDENTIALS, make_pyramid, use_credentials  # noqa: E402
+
+BUCKET = "gigatile-measure"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_moto() -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    moto = Path(sys.executable).with_name("moto_server")
+    proc = subprocess.Popen(
+        [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    for _ in range(100):
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return proc, f"http://127.0.0.1:{port}"
+        time.sleep(0.1)
+    proc.kill()
+    raise SystemExit("moto server did not start")
+
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--width", type=int, default=30000)
+    parser.add_argument("--height", type=int, default=50000)
+    parser.add_argument("--layout", choices=["subifd", "pages"], default="subifd")
+    parser.add_argument("--tiles", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--cache", default=".cache/demo")
+    args = parser.parse_args()
+
+    suffix = "" if args.layout == "subifd" else "-pages"
+    sample = make_pyramid(
+        Path(args.cache) / f"sample-{args.width}x{args.height}{suffix}.tif",
+        args.width,
+        args.height,
+        subifd=args.layout == "subifd",
+    )
+    use_credentials()
+    moto, endpoint = start_moto()
+    try:
+        import boto3
+
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            **{k.lower(): v for k, v in DUMMY_CREDENTIALS.items() if k != "AWS_DEFAULT_REGION"},
+            region_name="us-east-1",
+        )
+        s3.create_bucket(Bucket=BUCKET)
+        s3.upload_file(str(sample), BUCKET, "sample.tif")
+        proxy = CountingProxy(endpoint)
+        os.environ.update(
+            AWS_ENDPOINT_URL_S3=proxy.endpoint,
+            GIGATILE_SOURCE=f"s3://{BUCKET}",
+            POWERTOOLS_METRICS_DISABLED="true",
+            POWERTOOLS_LOG_LEVEL="WARNING",
+        )
+        run(args, proxy, sample)
+    finally:
+        moto.terminate()
+
+
+def run(args, proxy: CountingProxy, sample: Path) -> None:
+    from gigatile.imaging.geometry import TileGrid
+    from gigatile.service import get_tiler
+
+    rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    tiler = get_tiler()
+    proxy.reset()
+    meta = tiler.meta("sample.tif", 256)
+    open_gets = proxy.gets()
+    grid = TileGrid(meta["width"], meta["height"], 256)
+    rng = random.Random(args.seed)
+    plan = []
+    for _ in range(args.tiles):
+        level = rng.randint(0, grid.max_level)
+        cols, rows = grid.cols_rows(level)
+        plan.append((level, rng.randrange(cols), rng.randrange(rows)))
+
+    new_tiles, seen = [], set()
+    for level, x, y in plan:
+        proxy.reset()
+        tile = tiler.tile("sample.tif", level, x, y, 256, "jpeg", 90)
+        records = proxy.gets()
+        if (level, x, y) not in seen:
+            new_tiles.append((level, len(records), sum(r.bytes for r in records), tile.render_ms))
+        seen.add((level, x, y))
+    cached_ms = []
+    proxy.reset()
+    for level, x, y in plan:
+        cached_ms.append(tiler.tile("sample.tif", level, x, y, 256, "jpeg", 90).render_ms)
+    repeat_gets = len(proxy.gets())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+    full = [t for t in new_tiles if t[0] == grid.max_level]
+    # Tiles after the first at each level (the first one opens that pyramid level).
+    first_per_level = {}
+    for i, t in enumerate(new_tiles):
+        first_per_level.setdefault(t[0], i)
+    warm = [t for i, t in enumerate(new_tiles) if i not in first_per_level.values()]
+    print(
+        f"sample: {sample} ({sample.stat().st_size / 2**20:.1f} MiB, {meta['width']}×{meta['height']}, "
+        f"{meta['source_levels']} source levels, layout {args.layout})"
+    )
+    print(f"cold open (meta): {len(open_gets)} GETs, {sum(r.bytes for r in open_gets) / 1024:.0f} KiB")
+    print(f"{len(plan)} random tiles over levels 0…{grid.max_level} (seed {args.seed}), {len(new_tiles)} distinct")
+    for name, rows in (
+        ("all new tiles", new_tiles),
+        ("new tiles, level already open", warm),
+        (f"new full-res tiles (level {grid.max_level})", full),
+    ):
+        if rows:
+            print(
+                f"  {name:34s} n={len(rows):4d}  GETs/tile mean {statistics.mean(r[1] for r in rows):.3f} "
+                f"max {max(r[1] for r in rows)}  KiB/tile mean {statistics.mean(r[2] for r in rows) / 1024:.1f} "
+                f"max {max(r[2] for r in rows) / 1024:.1f}  render p50 {pct([r[3] for r in rows], 50):.2f} ms "
+                f"p95 {pct([r[3] for r in rows], 95):.2f} ms"
+            )
+    print(
+        f"  repeat of all {len(plan)} tiles from cached bytes: {repeat_gets} GETs, render p50 "
+        f"{pct(cached_ms, 50):.2f} ms, p95 {pct(cached_ms, 95):.2f} ms"
+    )
+    print(
+        f"peak RSS: {peak:.0f} MiB (at start {rss_start:.0f} MiB; block cache {tiler.blocks.size / 2**20:.1f} MiB, "
+        f"open-image budget used {tiler.images.size / 2**20:.1f} MiB)"
+    )
+
+
+if __name__ == "__main__":
+    main()

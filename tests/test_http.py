@@ -1,0 +1,175 @@
+"""Cache headers, conditional requests, CORS, and what every bad request returns."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+TILE = "/api/v1/image/tile"
+META = "/api/v1/image/meta"
+GOOD = {"path": "pyr.tif", "level": 5, "x": 2, "y": 3}
+
+
+def test_health_reports_versions(client):
+    body = client.get("/health").json()
+    assert body["status"] == "ok"
+    assert body["libvips"].count(".") == 2 and body["pyvips"] and body["gigatile"]
+
+
+def test_tile_cache_headers(client):
+    resp = client.get(TILE, params=GOOD)
+    assert resp.headers["cache-control"] == "public, max-age=86400, s-maxage=86400"
+    assert resp.headers["etag"].startswith('"') and len(resp.headers["etag"]) == 34
+    assert resp.headers["last-modified"].endswith(" GMT")
+    assert resp.headers["access-control-allow-origin"] == "*"
+    assert "X-Tile-Width" in resp.headers["access-control-expose-headers"]
+
+
+def test_versioned_url_is_immutable(client):
+    version = client.get(META, params={"path": "pyr.tif"}).json()["version"]
+    pinned = client.get(TILE, params={**GOOD, "v": version})
+    assert pinned.headers["cache-control"] == "public, max-age=31536000, immutable"
+    stale = client.get(TILE, params={**GOOD, "v": "not-the-version"})
+    assert "immutable" not in stale.headers["cache-control"]
+
+
+def test_configured_lifetimes_and_origin(configure):
+    client = configure(GIGATILE_MAX_AGE=60, GIGATILE_S_MAXAGE=600, GIGATILE_CORS_ORIGIN="https://viewer.example")
+    resp = client.get(TILE, params=GOOD)
+    assert resp.headers["cache-control"] == "public, max-age=60, s-maxage=600"
+    assert resp.headers["access-control-allow-origin"] == "https://viewer.example"
+    error = client.get(TILE, params={**GOOD, "path": "nope.tif"})
+    assert error.headers["access-control-allow-origin"] == "https://viewer.example"
+
+
+def test_etag_depends_on_every_rendering_parameter(client):
+    etags = {
+        client.get(TILE, params={**GOOD, **extra}).headers["etag"]
+        for extra in ({}, {"x": 1}, {"y": 1}, {"level": 4}, {"format": "png"}, {"quality": 50}, {"tile_size": 128})
+    }
+    assert len(etags) == 7
+
+
+def test_if_none_match_gives_304_without_reading_pixels(client, s3):
+    first = client.get(TILE, params={**GOOD, "x": 9, "y": 9})
+    s3.proxy.reset()
+    again = client.get(TILE, params={**GOOD, "x": 9, "y": 9}, headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["etag"] == first.headers["etag"]
+    assert s3.proxy.gets() == []
+    other = client.get(TILE, params={**GOOD, "x": 9, "y": 9}, headers={"If-None-Match": '"something-else"'})
+    assert other.status_code == 200
+
+
+def test_meta_is_conditional_too(client):
+    first = client.get(META, params={"path": "pyr.tif"})
+    assert first.headers["cache-control"] == "public, max-age=300, s-maxage=300"
+    again = client.get(META, params={"path": "pyr.tif"}, headers={"If-None-Match": first.headers["etag"]})
+    assert again.status_code == 304
+
+
+def test_preflight(client):
+    resp = client.options(TILE, headers={"Origin": "https://a.example", "Access-Control-Request-Method": "GET"})
+    assert resp.status_code == 204
+    assert resp.headers["access-control-allow-origin"] == "*"
+    assert "GET" in resp.headers["access-control-allow-methods"]
+
+
+# What each bad request returns: (params or path overrides, status, error code).
+BAD = [
+    ({"path": "nope.tif"}, 404, "image_not_found"),
+    ({"path": "nested/nope.jpg"}, 404, "image_not_found"),
+    ({"level": 6}, 404, "tile_not_found"),
+    ({"level": 10**12}, 404, "tile_not_found"),
+    ({"x": 12}, 404, "tile_not_found"),
+    ({"y": 20}, 404, "tile_not_found"),
+    ({"level": -1}, 400, "invalid_parameter"),
+    ({"x": -5}, 400, "invalid_parameter"),
+    ({"x": "abc"}, 400, "invalid_parameter"),
+    ({"y": "1.5"}, 400, "invalid_parameter"),
+    ({"tile_size": 63}, 400, "invalid_parameter"),
+    ({"tile_size": 1025}, 400, "invalid_parameter"),
+    ({"quality": 0}, 400, "invalid_parameter"),
+    ({"quality": 101}, 400, "invalid_parameter"),
+    ({"format": "gif"}, 400, "invalid_parameter"),
+    ({"format": "x" * 50}, 400, "invalid_parameter"),
+    ({"path": ""}, 400, "invalid_parameter"),
+    ({"path": "../secret/hidden.jpg"}, 400, "invalid_image_id"),
+    ({"path": "nested/../../secret/hidden.jpg"}, 400, "invalid_image_id"),
+    ({"path": "/secret/hidden.jpg"}, 400, "invalid_image_id"),
+    ({"path": "s3://other-bucket/x.tif"}, 400, "invalid_image_id"),
+    ({"path": "nested\\..\\pyr.tif"}, 400, "invalid_image_id"),
+    ({"path": "pyr.tif\x00.jpg"}, 400, "invalid_image_id"),
+    ({"path": "a//b.tif"}, 400, "invalid_image_id"),
+    ({"path": "x" * 1025}, 400, "invalid_parameter"),
+    ({"path": "page.html"}, 415, "unsupported_image"),
+    ({"path": "truncated.jpg", "level": 0, "x": 0, "y": 0}, 415, "unsupported_image"),
+    ({"path": "empty.tif"}, 415, "unsupported_image"),
+]
+
+
+@pytest.mark.parametrize("override,status,code", BAD, ids=[repr(b[0])[:40] for b in BAD])
+def test_bad_requests(client, override, status, code):
+    resp = client.get(TILE, params={**GOOD, **override})
+    assert resp.status_code == status, resp.text
+    body = resp.json()
+    assert body["error"]["code"] == code
+    assert body["error"]["message"] and "Traceback" not in resp.text
+    assert resp.headers["cache-control"] == "public, max-age=60"
+    # …and the instance keeps serving.
+    assert client.get(TILE, params=GOOD).status_code == 200
+
+
+def test_missing_parameters_and_unknown_routes(client):
+    resp = client.get(TILE, params={"path": "pyr.tif"})
+    assert resp.status_code == 400 and resp.json()["error"]["code"] == "invalid_parameter"
+    resp = client.get("/no/such/route")
+    assert resp.status_code == 404 and resp.json()["error"]["code"] == "not_found"
+    resp = client.post(TILE, params=GOOD)
+    assert resp.status_code == 405 and resp.json()["error"]["code"] == "method_not_allowed"
+
+
+def test_unreachable_s3_is_503_and_recovers(configure, s3):
+    client = configure(AWS_ENDPOINT_URL_S3="http://127.0.0.1:9")  # nothing listens on port 9
+    resp = client.get(TILE, params=GOOD)
+    assert resp.status_code == 503
+    assert resp.json()["error"]["code"] == "upstream_unavailable"
+    assert resp.headers["cache-control"] == "no-store"
+    client = configure()
+    assert client.get(TILE, params=GOOD).status_code == 200
+
+
+def test_local_source_refuses_symlinks_that_leave_the_folder(configure, images, tmp_path):
+    folder = tmp_path / "served"
+    folder.mkdir()
+    (folder / "ok.jpg").write_bytes(images["photo.jpg"].read_bytes())
+    os.symlink(images["photo.jpg"], folder / "escape.jpg")
+    client = configure(GIGATILE_SOURCE=str(folder))
+    assert client.get(TILE, params={"path": "ok.jpg", "level": 0, "x": 0, "y": 0}).status_code == 200
+    resp = client.get(TILE, params={"path": "escape.jpg", "level": 0, "x": 0, "y": 0})
+    assert resp.status_code == 403 and resp.json()["error"]["code"] == "forbidden"
+
+
+def test_concurrent_requests_match_serial_bytes(client):
+    requests = [("pyr.tif", lv, x, y) for lv in (3, 4, 5) for x in range(3) for y in range(3)]
+    requests += [("photo.jpg", 2, x, y) for x in range(3) for y in range(3)]
+
+    def fetch(req):
+        image, level, x, y = req
+        resp = client.get(TILE, params={"path": image, "level": level, "x": x, "y": y, "format": "png"})
+        assert resp.status_code == 200, resp.text
+        return resp.content
+
+    with ThreadPoolExecutor(8) as pool:
+        parallel = list(pool.map(fetch, requests * 3))
+    serial = [fetch(r) for r in requests]
+    assert parallel == serial * 3
+
+
+def test_viewer_page(client):
+    resp = client.get("/viewer", params={"path": "pyr.tif"})
+    assert resp.status_code == 200
+    assert "api/v1/image/tile" in resp.text

@@ -1,0 +1,98 @@
+"""The Lambda handler invoked in-process with API Gateway HTTP API (v2) and REST (v1)
+payloads, serving from the S3 server: base64 bodies, content types, EMF metrics."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+
+EVENTS = Path(__file__).parent / "events"
+
+
+class Context:
+    function_name = "gigatile-tiler"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 1769
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:gigatile-tiler"
+    aws_request_id = "0c1f1f6e-1111-2222-3333-444455556666"
+
+    def get_remaining_time_in_millis(self):
+        return 10_000
+
+
+def event(kind: str, path: str, query: dict, headers: dict | None = None) -> dict:
+    body = copy.deepcopy(json.loads((EVENTS / f"{kind}.json").read_text()))
+    query = {k: str(v) for k, v in query.items()}
+    if kind == "http-api-v2":
+        body["rawPath"] = body["requestContext"]["http"]["path"] = path
+        body["rawQueryString"] = urlencode(query)
+        body["queryStringParameters"] = query
+        body["headers"].update(headers or {})
+    else:
+        body["path"] = path
+        body["requestContext"]["path"] = "/Prod" + path
+        body["pathParameters"] = {"proxy": path.lstrip("/")}
+        body["queryStringParameters"] = query
+        body["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
+        body["headers"].update(headers or {})
+        body["multiValueHeaders"].update({k: [v] for k, v in (headers or {}).items()})
+    return body
+
+
+@pytest.fixture
+def handler(configure):
+    configure()
+    from gigatile.handler import handler
+
+    return handler
+
+
+def headers_of(response: dict) -> dict:
+    return {k.lower(): v for k, v in response["headers"].items()}
+
+
+@pytest.mark.parametrize("kind", ["http-api-v2", "rest-api-v1"])
+@pytest.mark.parametrize("fmt,media", [("jpeg", "image/jpeg"), ("png", "image/png"), ("webp", "image/webp")])
+def test_tile_through_lambda_is_base64_with_its_content_type(handler, kind, fmt, media, capsys):
+    query = {"path": "pyr.tif", "level": 5, "x": 3, "y": 4, "format": fmt}
+    response = handler(event(kind, "/api/v1/image/tile", query), Context())
+    assert response["statusCode"] == 200
+    assert response["isBase64Encoded"] is True
+    headers = headers_of(response)
+    assert headers["content-type"] == media
+    assert headers["access-control-allow-origin"] == "*"
+    assert headers["etag"].startswith('"')
+    body = base64.b64decode(response["body"])
+    assert len(body) == int(headers["content-length"])
+    from helpers import decode
+
+    assert decode(body).width == 256
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert emf, "no EMF metrics were flushed"
+    names = {m["Name"] for d in emf[-1]["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
+    assert {"TileLatency", "S3Gets", "S3BytesRead", "CacheHits"} <= names
+
+
+@pytest.mark.parametrize("kind", ["http-api-v2", "rest-api-v1"])
+def test_meta_and_errors_through_lambda_are_json(handler, kind):
+    ok = handler(event(kind, "/api/v1/image/meta", {"path": "pyr.tif"}), Context())
+    assert ok["statusCode"] == 200 and ok["isBase64Encoded"] is False
+    assert json.loads(ok["body"])["width"] == 3000
+    missing = handler(event(kind, "/api/v1/image/meta", {"path": "nope.tif"}), Context())
+    assert missing["statusCode"] == 404
+    assert json.loads(missing["body"])["error"]["code"] == "image_not_found"
+    assert headers_of(missing)["cache-control"] == "public, max-age=60"
+
+
+def test_conditional_request_through_lambda_is_304(handler):
+    query = {"path": "pyr.tif", "level": 4, "x": 1, "y": 1}
+    first = handler(event("http-api-v2", "/api/v1/image/tile", query), Context())
+    etag = headers_of(first)["etag"]
+    again = handler(event("http-api-v2", "/api/v1/image/tile", query, {"if-none-match": etag}), Context())
+    assert again["statusCode"] == 304
+    assert again["body"] == ""
