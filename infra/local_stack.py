@@ -6,6 +6,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# Per-pixel noise of the demo sample: its JPEG tiles then weigh about what a photograph's do.
+SAMPLE_GRAIN = 4
+
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",

@@ -59,7 +59,19 @@ def main() -> None:
     parser.add_argument("--tiles", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--cache", default=".cache/demo")
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # S3 endpoint: measure in this fresh process
     args = parser.parse_args()
+    if args.child:
+        proxy = CountingProxy(args.child)
+        os.environ.update(
+            AWS_ENDPOINT_URL_S3=proxy.endpoint,
+            GIGATILE_SOURCE=f"s3://{BUCKET}",
+            POWERTOOLS_METRICS_DISABLED="true",
+            POWERTOOLS_LOG_LEVEL="WARNING",
+        )
+        use_credentials()
+        run(args, proxy)
+        return
 
     suffix = "" if args.layout == "subifd" else "-pages"
     sample = make_pyramid(
@@ -81,19 +93,16 @@ def main() -> None:
         )
         s3.create_bucket(Bucket=BUCKET)
         s3.upload_file(str(sample), BUCKET, "sample.tif")
-        proxy = CountingProxy(endpoint)
-        os.environ.update(
-            AWS_ENDPOINT_URL_S3=proxy.endpoint,
-            GIGATILE_SOURCE=f"s3://{BUCKET}",
-            POWERTOOLS_METRICS_DISABLED="true",
-            POWERTOOLS_LOG_LEVEL="WARNING",
-        )
-        run(args, proxy, sample)
+        # A fresh process, so that peak RSS is the tiler's alone (not the upload's).
+        # MALLOC_ARENA_MAX=2 as on Lambda (template.yaml): glibc otherwise gives each libvips
+        # worker thread its own arena.
+        env = {**os.environ, "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2")}
+        subprocess.run([sys.executable, __file__, *sys.argv[1:], "--child", endpoint], check=True, env=env)
     finally:
         moto.terminate()
 
 
-def run(args, proxy: CountingProxy, sample: Path) -> None:
+def run(args, proxy: CountingProxy) -> None:
     from gigatile.imaging.geometry import TileGrid
     from gigatile.service import get_tiler
 
@@ -131,10 +140,7 @@ def run(args, proxy: CountingProxy, sample: Path) -> None:
     for i, t in enumerate(new_tiles):
         first_per_level.setdefault(t[0], i)
     warm = [t for i, t in enumerate(new_tiles) if i not in first_per_level.values()]
-    print(
-        f"sample: {sample} ({sample.stat().st_size / 2**20:.1f} MiB, {meta['width']}×{meta['height']}, "
-        f"{meta['source_levels']} source levels, layout {args.layout})"
-    )
+    print(f"image: {meta['width']}×{meta['height']}, {meta['source_levels']} source levels")
     print(f"cold open (meta): {len(open_gets)} GETs, {sum(r.bytes for r in open_gets) / 1024:.0f} KiB")
     print(f"{len(plan)} random tiles over levels 0…{grid.max_level} (seed {args.seed}), {len(new_tiles)} distinct")
     for name, rows in (
