@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PYTHON ?= python3
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format measure clean
+.PHONY: install demo test lint format measure clean sam-check sam-build
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,4 +35,29 @@ measure: install
 	$(PY) infra/measure.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(SAMVENV) .aws-sam .pytest_cache .ruff_cache
+
+## make sam-check: cfn-lint, sam validate --lint, and `sam build` (no Docker) for arm64 and
+## x86_64, each build checked for architecture, wheel tags and zipped sizes
+SAMVENV := .venv-sam
+SAM     := SAM_CLI_TELEMETRY=0 $(SAMVENV)/bin/sam
+ARCHS   := arm64 x86_64
+
+$(SAMVENV)/.installed:
+	$(PYTHON) -m venv $(SAMVENV)
+	$(SAMVENV)/bin/pip install --quiet --upgrade pip
+	$(SAMVENV)/bin/pip install --quiet 'aws-sam-cli==1.170.0' 'cfn-lint==1.58.0'
+	touch $@
+
+sam-check: install $(SAMVENV)/.installed
+	$(SAMVENV)/bin/cfn-lint template.yaml
+	$(SAM) validate --lint --region us-east-1
+	set -e; for arch in $(ARCHS); do \
+	  ARCH=$$arch $(SAM) build --build-dir .aws-sam/build-$$arch --parameter-overrides Architecture=$$arch >/dev/null; \
+	  $(PY) infra/check_build.py .aws-sam/build-$$arch $$arch; \
+	done
+
+## make sam-build ARCH=arm64|x86_64: the build `sam deploy` uploads (.aws-sam/build)
+ARCH ?= arm64
+sam-build: $(SAMVENV)/.installed
+	ARCH=$(ARCH) $(SAM) build --parameter-overrides Architecture=$(ARCH)

@@ -173,3 +173,13 @@ def test_viewer_page(client):
     resp = client.get("/viewer", params={"path": "pyr.tif"})
     assert resp.status_code == 200
     assert "api/v1/image/tile" in resp.text
+
+
+def test_origin_secret_blocks_requests_that_bypass_the_cdn(configure):
+    client = configure(GIGATILE_ORIGIN_SECRET="s3cret-from-cloudfront")
+    resp = client.get(TILE, params=GOOD)
+    assert resp.status_code == 403 and resp.json()["error"]["code"] == "forbidden"
+    resp = client.get(TILE, params=GOOD, headers={"X-Origin-Verify": "wrong"})
+    assert resp.status_code == 403
+    resp = client.get(TILE, params=GOOD, headers={"X-Origin-Verify": "s3cret-from-cloudfront"})
+    assert resp.status_code == 200

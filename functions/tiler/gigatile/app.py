@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hmac
 from importlib import resources
 
 from fastapi import FastAPI, Request, Response
@@ -16,6 +17,17 @@ from .observability import logger
 from .protocols import simple
 from .vips import versions
 
+PREFLIGHT = {
+    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
+    "Access-Control-Allow-Headers": "If-None-Match, Range, Content-Type",
+    "Access-Control-Max-Age": "86400",
+}
+
+
+def _from_origin(request: Request) -> bool:
+    secret = get_settings().origin_secret
+    return not secret or hmac.compare_digest(request.headers.get("x-origin-verify", ""), secret)
+
 
 def create_app() -> FastAPI:
     app = FastAPI(title="gigatile", version=__version__, docs_url="/docs", redoc_url=None)
@@ -23,22 +35,20 @@ def create_app() -> FastAPI:
     app.include_router(simple.router)
 
     @app.middleware("http")
-    async def cors_and_last_resort(request: Request, call_next):
-        if request.method == "OPTIONS":
-            response = Response(
-                status_code=204,
-                headers={
-                    "Access-Control-Allow-Methods": "GET, HEAD, OPTIONS",
-                    "Access-Control-Allow-Headers": "If-None-Match, Range, Content-Type",
-                    "Access-Control-Max-Age": "86400",
-                },
-            )
-        else:
-            try:
+    async def edge(request: Request, call_next):
+        """Origin check, CORS preflight, and the last resort that keeps tracebacks in the logs."""
+        try:
+            if not _from_origin(request):
+                response = http_errors.error_response(403, "forbidden", "requests must come through the CDN")
+            elif request.method == "OPTIONS":
+                response = Response(status_code=204, headers=PREFLIGHT)
+            else:
                 response = await call_next(request)
-            except Exception:  # a bug, not bad input: log it, answer JSON, keep serving
-                logger.exception("unhandled error", extra={"path": request.url.path})
-                response = http_errors.error_response(500, "internal_error", "internal error")
+        except ConfigError as exc:
+            response = http_errors.error_response(500, "misconfigured", str(exc))
+        except Exception:  # a bug, not bad input: log it, answer JSON, keep serving
+            logger.exception("unhandled error", extra={"path": request.url.path})
+            response = http_errors.error_response(500, "internal_error", "internal error")
         with contextlib.suppress(ConfigError):  # broken settings: the error body already says so
             response.headers.update(cors_headers(get_settings()))
         return response

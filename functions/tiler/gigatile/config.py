@@ -57,6 +57,9 @@ class Source:
 class Settings:
     source: Source
     cors_origin: str
+    # When set, every request must carry it as X-Origin-Verify (CloudFront adds it), so
+    # viewers cannot bypass the CDN by calling the API directly.
+    origin_secret: str
     # Cache lifetimes (seconds): tiles in browsers and in the CDN, and metadata.
     max_age: int
     s_maxage: int
@@ -86,6 +89,7 @@ def get_settings() -> Settings:
     return Settings(
         source=Source.parse(source),
         cors_origin=os.environ.get("GIGATILE_CORS_ORIGIN", "*"),
+        origin_secret=os.environ.get("GIGATILE_ORIGIN_SECRET", ""),
         max_age=env_int("GIGATILE_MAX_AGE", 86400, 0, 31536000),
         s_maxage=env_int("GIGATILE_S_MAXAGE", 86400, 0, 31536000),
         meta_max_age=env_int("GIGATILE_META_MAX_AGE", 300, 0, 31536000),

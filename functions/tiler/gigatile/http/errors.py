@@ -8,7 +8,6 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from .. import errors
-from ..config import ConfigError
 
 STATUS = {
     errors.InvalidParameter: 400,
@@ -57,7 +56,3 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(HTTPException)
     async def _http(request: Request, exc: HTTPException):
         return error_response(exc.status_code, HTTP_CODES.get(exc.status_code, "http_error"), str(exc.detail))
-
-    @app.exception_handler(ConfigError)
-    async def _config(request: Request, exc: ConfigError):
-        return error_response(500, "misconfigured", str(exc))
