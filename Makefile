@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PYTHON ?= python3
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format measure clean sam-check sam-build
+.PHONY: install demo test lint format measure cold-start clean sam-check sam-build
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,3 +61,7 @@ sam-check: install $(SAMVENV)/.installed
 ARCH ?= arm64
 sam-build: $(SAMVENV)/.installed
 	ARCH=$(ARCH) $(SAM) build --parameter-overrides Architecture=$(ARCH)
+
+## make cold-start: import time and time to first tile of the packaged handler, fresh processes
+cold-start: install
+	$(PY) infra/cold_start.py

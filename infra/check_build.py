@@ -40,8 +40,7 @@ def check(build: Path, arch: str, python: str = "3.12") -> list[str]:
     for wheel in build.rglob("*.dist-info/WHEEL"):
         tags = [line.split(":", 1)[1].strip() for line in wheel.read_text().splitlines() if line.startswith("Tag:")]
         ok = any(
-            t.endswith("-none-any")
-            or ((t.startswith(cp + "-") or "-abi3-" in t) and (WHEEL_ARCH[arch] in t))
+            t.endswith("-none-any") or ((t.startswith(cp + "-") or "-abi3-" in t) and (WHEEL_ARCH[arch] in t))
             for t in tags
         )
         if not ok:

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from infra.local_stack import SAMPLE_GRAIN, LocalS3, make_pyramid, use_credentials  # noqa: E402
+from infra.local_stack import LocalS3, make_pyramid, use_credentials  # noqa: E402
 
 BUCKET = "gigatile-demo"
 
@@ -29,7 +29,7 @@ def main() -> None:
     sample = Path(args.cache) / f"sample-{args.width}x{args.height}.tif"
     if not sample.exists():
         print(f"generating {sample} ({args.width}×{args.height}, tiled pyramidal JPEG TIFF)…", flush=True)
-    make_pyramid(sample, args.width, args.height, grain=SAMPLE_GRAIN)
+    make_pyramid(sample, args.width, args.height)
 
     use_credentials()
     s3 = LocalS3()

@@ -11,39 +11,16 @@ import argparse
 import os
 import random
 import resource
-import socket
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from infra.counting_proxy import CountingProxy  # noqa: E402
-from infra.local_stack import DUMMY_CREDENTIALS, make_pyramid, use_credentials  # noqa: E402
+from infra.local_stack import DUMMY_CREDENTIALS, make_pyramid, start_moto, use_credentials  # noqa: E402
 
 BUCKET = "gigatile-measure"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_moto() -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    moto = Path(sys.executable).with_name("moto_server")
-    proc = subprocess.Popen(
-        [str(moto), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    for _ in range(100):
-        with socket.socket() as s:
-            if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc, f"http://127.0.0.1:{port}"
-        time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("moto server did not start")
 
 
 def pct(values, p):

@@ -2,6 +2,7 @@
 
 Metrics are buffered per invocation and flushed as CloudWatch EMF by the handler;
 under `gigatile serve` they are disabled unless POWERTOOLS_METRICS_DISABLED says otherwise.
+The Tracer exists unless POWERTOOLS_TRACE_DISABLED is true.
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "gigatile")
 
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "gigatile"), service=SERVICE)
-tracer = Tracer(service=SERVICE)
+
+
+def _tracing_wanted() -> bool:
+    # Powertools imports the X-Ray SDK (and patches botocore) even when tracing is
+    # disabled: about 0.3 s of cold start. Build no Tracer at all when it is off.
+    return os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() not in ("1", "true")
+
+
+tracer = Tracer(service=SERVICE) if _tracing_wanted() else None
 
 
 def record_tile(image: str, level: int, x: int, y: int, tile) -> None:

@@ -152,3 +152,14 @@ def tile_etag(version: ObjectVersion, *params) -> str:
 @functools.cache
 def get_tiler() -> Tiler:
     return Tiler(get_settings())
+
+
+def warm_up() -> None:
+    """Create now what the first request would: pyvips and libvips, the store and its boto3
+    client. For Lambda's init phase or SnapStart's before-snapshot hook."""
+    from .vips import vips
+
+    vips()
+    store = get_tiler().store
+    if hasattr(store, "client"):
+        store.client()
