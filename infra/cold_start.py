@@ -17,10 +17,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from infra.events import api_gateway_event  # noqa: E402
 from infra.lambda_layout import build_layout, probe  # noqa: E402
 from infra.local_stack import DUMMY_CREDENTIALS, make_pyramid, start_moto  # noqa: E402
-
-EVENT = Path(__file__).resolve().parents[1] / "tests" / "events" / "http-api-v2.json"
 
 
 def main() -> None:
@@ -34,10 +33,8 @@ def main() -> None:
         started = time.perf_counter()
         layout = build_layout(Path(tmp))
         print(f"built function + layer for this interpreter in {time.perf_counter() - started:.0f} s")
-        event = json.loads(EVENT.read_text())
-        query = {"path": "pyr-8000.tif", "level": "5", "x": "7", "y": "9"}
-        event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())
-        event["queryStringParameters"] = query
+        query = {"path": "pyr-8000.tif", "level": 5, "x": 7, "y": 9}
+        event = api_gateway_event("http-api-v2", "/api/v1/image/tile", query)
         event_file = Path(tmp) / "event.json"
         event_file.write_text(json.dumps(event))
         moto, endpoint = start_moto()

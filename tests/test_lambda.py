@@ -4,14 +4,11 @@ payloads, serving from the S3 server: base64 bodies, content types, EMF metrics.
 from __future__ import annotations
 
 import base64
-import copy
 import json
-from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 
-EVENTS = Path(__file__).parent / "events"
+from infra.events import api_gateway_event as event
 
 
 class Context:
@@ -23,25 +20,6 @@ class Context:
 
     def get_remaining_time_in_millis(self):
         return 10_000
-
-
-def event(kind: str, path: str, query: dict, headers: dict | None = None) -> dict:
-    body = copy.deepcopy(json.loads((EVENTS / f"{kind}.json").read_text()))
-    query = {k: str(v) for k, v in query.items()}
-    if kind == "http-api-v2":
-        body["rawPath"] = body["requestContext"]["http"]["path"] = path
-        body["rawQueryString"] = urlencode(query)
-        body["queryStringParameters"] = query
-        body["headers"].update(headers or {})
-    else:
-        body["path"] = path
-        body["requestContext"]["path"] = "/Prod" + path
-        body["pathParameters"] = {"proxy": path.lstrip("/")}
-        body["queryStringParameters"] = query
-        body["multiValueQueryStringParameters"] = {k: [v] for k, v in query.items()}
-        body["headers"].update(headers or {})
-        body["multiValueHeaders"].update({k: [v] for k, v in (headers or {}).items()})
-    return body
 
 
 @pytest.fixture

@@ -10,19 +10,16 @@ serves a tile from the S3 server through an API Gateway v2 event.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
+from infra.events import api_gateway_event
 from infra.lambda_layout import build_layout, probe
-
-EVENTS = Path(__file__).parent / "events"
 
 
 def test_packaged_handler_serves_a_tile(tmp_path, s3):
     layout = build_layout(tmp_path)
     task, layer, _ = layout
-    event = json.loads((EVENTS / "http-api-v2.json").read_text())
-    event["rawQueryString"] = "path=pyr.tif&level=5&x=1&y=2"
-    event["queryStringParameters"] = {"path": "pyr.tif", "level": "5", "x": "1", "y": "2"}
+    query = {"path": "pyr.tif", "level": 5, "x": 1, "y": 2}
+    event = api_gateway_event("http-api-v2", "/api/v1/image/tile", query)
     event_file = tmp_path / "event.json"
     event_file.write_text(json.dumps(event))
     env = {
