@@ -89,6 +89,10 @@ def run(args, proxy: CountingProxy) -> None:
     meta = tiler.meta("sample.tif", 256)
     open_gets = proxy.gets()
     grid = TileGrid(meta["width"], meta["height"], 256)
+
+    def make_grid(w, h):
+        return TileGrid(w, h, 256)
+
     rng = random.Random(args.seed)
     plan = []
     for _ in range(args.tiles):
@@ -99,7 +103,7 @@ def run(args, proxy: CountingProxy) -> None:
     new_tiles, seen = [], set()
     for level, x, y in plan:
         proxy.reset()
-        tile = tiler.tile("sample.tif", level, x, y, 256, "jpeg", 90)
+        tile = tiler.tile("sample.tif", make_grid, level, x, y, "jpeg", 90)
         records = proxy.gets()
         if (level, x, y) not in seen:
             new_tiles.append((level, len(records), sum(r.bytes for r in records), tile.render_ms))
@@ -107,7 +111,7 @@ def run(args, proxy: CountingProxy) -> None:
     cached_ms = []
     proxy.reset()
     for level, x, y in plan:
-        cached_ms.append(tiler.tile("sample.tif", level, x, y, 256, "jpeg", 90).render_ms)
+        cached_ms.append(tiler.tile("sample.tif", make_grid, level, x, y, "jpeg", 90).render_ms)
     repeat_gets = len(proxy.gets())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 

@@ -14,7 +14,7 @@ from .config import ConfigError, get_settings
 from .http import errors as http_errors
 from .http.caching import cors_headers
 from .observability import logger
-from .protocols import simple
+from .protocols import deepzoom, simple
 from .vips import versions
 
 PREFLIGHT = {
@@ -33,6 +33,7 @@ def create_app() -> FastAPI:
     app = FastAPI(title="gigatile", version=__version__, docs_url="/docs", redoc_url=None)
     http_errors.install(app)
     app.include_router(simple.router)
+    app.include_router(deepzoom.router)
 
     @app.middleware("http")
     async def edge(request: Request, call_next):

@@ -11,13 +11,14 @@ import hashlib
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import __version__
 from .config import Settings, get_settings
 from .errors import SourceChanged
 from .imaging.encode import MEDIA_TYPES, encode
-from .imaging.geometry import TileGrid
+from .imaging.geometry import Grid, TileGrid
 from .imaging.opened import OpenImages, run_guarded
 from .imaging.render import to_display, view_at
 from .imaging.source_image import SourceImage
@@ -112,8 +113,12 @@ class Tiler:
             return fn()
 
     # -- operations --------------------------------------------------------------------
+    def describe(self, image_id: str) -> SourceImage:
+        """The source's header: size, format, levels, version."""
+        return self._once_more_if_changed(lambda: self.source(image_id))
+
     def meta(self, image_id: str, tile_size: int) -> dict:
-        src = self._once_more_if_changed(lambda: self.source(image_id))
+        src = self.describe(image_id)
         grid = TileGrid(src.width, src.height, tile_size)
         return {
             "width": src.width,
@@ -126,12 +131,15 @@ class Tiler:
             "source_levels": len(src.levels),
         }
 
-    def tile(self, image_id: str, level: int, x: int, y: int, tile_size: int, fmt: str, quality: int) -> Tile:
-        return self._once_more_if_changed(lambda: self._tile(image_id, level, x, y, tile_size, fmt, quality))
+    def tile(
+        self, image_id: str, grid_for: Callable[[int, int], Grid], level: int, x: int, y: int, fmt: str, quality: int
+    ) -> Tile:
+        """Tile (x, y) of `level` in the grid `grid_for(width, height)` lays over the image."""
+        return self._once_more_if_changed(lambda: self._tile(image_id, grid_for, level, x, y, fmt, quality))
 
-    def _tile(self, image_id, level, x, y, tile_size, fmt, quality) -> Tile:
+    def _tile(self, image_id, grid_for, level, x, y, fmt, quality) -> Tile:
         src = self.source(image_id)
-        grid = TileGrid(src.width, src.height, tile_size)
+        grid = grid_for(src.width, src.height)
         left, top, w, h = grid.tile_box(level, x, y)
         before = src.reader.snapshot()
         with self._renders:

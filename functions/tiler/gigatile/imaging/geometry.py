@@ -1,8 +1,11 @@
-"""Tile grid of the simple API (design note contract).
+"""Tile grids the protocols lay over an image (design note contracts).
 
-max_level = ceil(log2(max(w, h) / tile_size)); level L is the image scaled down by
-2 ** (max_level - L), each side rounded up; tile (x, y) covers x * tile_size … of that
-level, and edge tiles are smaller.
+Both reduce the image by a power of two per level, each side rounded up, and cut the
+level into tiles whose edge tiles are smaller; they differ in where levels start:
+
+- simple API: max_level = ceil(log2(max(w, h) / tile_size)), level 0 fits one tile;
+- DeepZoom: max_level = ceil(log2(max(w, h))), level 0 is 1 × 1, and tiles may overlap
+  their neighbours by `overlap` pixels (as `vips dzsave` writes them).
 """
 
 from __future__ import annotations
@@ -14,14 +17,15 @@ from ..errors import TileNotFound
 
 
 @dataclass(frozen=True)
-class TileGrid:
+class Grid:
     width: int
     height: int
     tile_size: int
+    overlap: int = 0  # pixels each tile shares with each neighbour (DeepZoom)
 
     @property
     def max_level(self) -> int:
-        return max(0, math.ceil(math.log2(max(self.width, self.height) / self.tile_size)))
+        raise NotImplementedError
 
     def scale(self, level: int) -> int:
         return 2 ** (self.max_level - level)
@@ -42,12 +46,32 @@ class TileGrid:
         ]
 
     def tile_box(self, level: int, x: int, y: int) -> tuple[int, int, int, int]:
-        """(left, top, width, height) of tile (x, y) in the level's own pixels."""
+        """(left, top, width, height) of tile (x, y) in the level's own pixels, overlap included."""
         if not 0 <= level <= self.max_level:
             raise TileNotFound(f"level {level} is outside 0…{self.max_level}")
         cols, rows = self.cols_rows(level)
         if x >= cols or y >= rows:
             raise TileNotFound(f"tile {x},{y} is outside the {cols}×{rows} grid of level {level}")
         w, h = self.level_size(level)
-        left, top = x * self.tile_size, y * self.tile_size
-        return left, top, min(self.tile_size, w - left), min(self.tile_size, h - top)
+        ts, o = self.tile_size, self.overlap
+        left, top = max(0, x * ts - o), max(0, y * ts - o)
+        right, bottom = min(w, (x + 1) * ts + o), min(h, (y + 1) * ts + o)
+        return left, top, right - left, bottom - top
+
+
+@dataclass(frozen=True)
+class TileGrid(Grid):
+    """The simple API's grid."""
+
+    @property
+    def max_level(self) -> int:
+        return max(0, math.ceil(math.log2(max(self.width, self.height) / self.tile_size)))
+
+
+@dataclass(frozen=True)
+class DeepZoomGrid(Grid):
+    """DeepZoom's grid, as OpenSeadragon reads it and `vips dzsave` writes it."""
+
+    @property
+    def max_level(self) -> int:
+        return math.ceil(math.log2(max(self.width, self.height))) if max(self.width, self.height) > 1 else 0

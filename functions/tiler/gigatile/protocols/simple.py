@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from ..config import get_settings
 from ..http.caching import cache_headers, not_modified, not_modified_response
 from ..imaging.encode import normalize_format
+from ..imaging.geometry import TileGrid
 from ..observability import record_tile
 from ..service import get_tiler, tile_etag
 
@@ -52,7 +53,7 @@ def tile(
     headers = cache_headers(settings, etag, version, pinned=v == version.etag)
     if not_modified(request, etag):
         return not_modified_response(headers)
-    result = tiler.tile(image_id, level, x, y, tile_size, fmt, quality)
+    result = tiler.tile(image_id, lambda w, h: TileGrid(w, h, tile_size), level, x, y, fmt, quality)
     record_tile(image_id, level, x, y, result)
     headers |= {"X-Tile-Width": str(result.width), "X-Tile-Height": str(result.height)}
     return Response(result.body, media_type=result.media_type, headers=headers)

@@ -1,0 +1,77 @@
+"""DeepZoom: /dzi/ID.dzi (the descriptor) and /dzi/ID_files/LEVEL/COL_ROW.FORMAT (tiles).
+
+Laid out as OpenSeadragon reads it and `vips dzsave` writes it: level N = full size with
+N = ceil(log2(max(w, h))), each lower level half the size rounded up, down to 1 × 1.
+`tile_size` and `overlap` come from the query (OpenSeadragon repeats the descriptor's
+query string on every tile URL), so one image can be served with any layout.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+from xml.sax.saxutils import quoteattr
+
+from fastapi import APIRouter, Query, Request, Response
+
+from ..config import get_settings
+from ..errors import InvalidParameter
+from ..http.caching import cache_headers, not_modified, not_modified_response
+from ..imaging.encode import normalize_format
+from ..imaging.geometry import DeepZoomGrid
+from ..observability import record_tile
+from ..service import get_tiler, tile_etag
+
+router = APIRouter(prefix="/dzi", tags=["deepzoom"])
+
+TILE_PATH = re.compile(r"^(?P<id>.+)_files/(?P<level>\d{1,4})/(?P<col>\d{1,9})_(?P<row>\d{1,9})\.(?P<fmt>\w{1,8})$")
+TileSize = Annotated[int, Query(ge=64, le=1024)]
+Overlap = Annotated[int, Query(ge=0, le=2)]
+Quality = Annotated[int, Query(ge=1, le=100)]
+DZI_TYPE = "application/xml"
+
+
+def descriptor(width: int, height: int, tile_size: int, overlap: int, fmt: str) -> str:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<Image xmlns="http://schemas.microsoft.com/deepzoom/2008" Format={quoteattr(fmt)} '
+        f'Overlap="{overlap}" TileSize="{tile_size}"><Size Width="{width}" Height="{height}"/></Image>\n'
+    )
+
+
+@router.get("/{path:path}")
+def deepzoom(
+    request: Request,
+    path: str,
+    tile_size: TileSize = 256,
+    overlap: Overlap = 0,
+    format: Annotated[str, Query(max_length=8)] = "jpeg",
+    quality: Quality = 90,
+):
+    settings, tiler = get_settings(), get_tiler()
+    if path.endswith(".dzi"):
+        image_id = path.removesuffix(".dzi")
+        fmt = normalize_format(format)
+        version = tiler.version(image_id)
+        etag = tile_etag(version, "dzi", tile_size, overlap, fmt)
+        headers = cache_headers(settings, etag, version, pinned=False, max_age=settings.meta_max_age)
+        if not_modified(request, etag):
+            return not_modified_response(headers)
+        src = tiler.describe(image_id)
+        body = descriptor(src.width, src.height, tile_size, overlap, fmt)
+        return Response(body, media_type=DZI_TYPE, headers=headers)
+
+    match = TILE_PATH.match(path)
+    if not match:
+        raise InvalidParameter("DeepZoom paths are ID.dzi or ID_files/LEVEL/COL_ROW.FORMAT")
+    image_id, fmt = match["id"], normalize_format(match["fmt"])
+    level, col, row = int(match["level"]), int(match["col"]), int(match["row"])
+    version = tiler.version(image_id)
+    etag = tile_etag(version, "dz", level, col, row, tile_size, overlap, fmt, quality)
+    headers = cache_headers(settings, etag, version, pinned=False)
+    if not_modified(request, etag):
+        return not_modified_response(headers)
+    result = tiler.tile(image_id, lambda w, h: DeepZoomGrid(w, h, tile_size, overlap), level, col, row, fmt, quality)
+    record_tile(image_id, level, col, row, result)
+    headers |= {"X-Tile-Width": str(result.width), "X-Tile-Height": str(result.height)}
+    return Response(result.body, media_type=result.media_type, headers=headers)
