@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PYTHON ?= python3
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format measure cold-start clean sam-check sam-build
+.PHONY: install demo test lint format measure cold-start clean sam-check sam-build vendor browser
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,9 +18,24 @@ install: $(STAMP)
 demo: install
 	$(PY) infra/demo.py
 
-## make test: lint, then the whole test suite (real S3 server on loopback, real libvips)
-test: install lint
+## make test: lint, then the whole test suite (real S3 server on loopback, real libvips,
+## the viewer in Debian's headless Chromium, installed here when missing)
+test: install lint browser
 	$(VENV)/bin/pytest -q
+
+browser:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+
+## make vendor: OpenSeadragon from the npm registry into the package (committed; rerun to update)
+OSD_VERSION := 6.1.1
+OSD_DIR     := functions/tiler/gigatile/static/openseadragon
+vendor:
+	rm -rf build/npm $(OSD_DIR) && mkdir -p build/npm $(OSD_DIR)
+	cd build/npm && npm pack --silent openseadragon@$(OSD_VERSION) >/dev/null
+	tar -xzf build/npm/openseadragon-$(OSD_VERSION).tgz -C build/npm
+	cp build/npm/package/build/openseadragon/openseadragon.min.js build/npm/package/LICENSE.txt $(OSD_DIR)/
+	cp -R build/npm/package/build/openseadragon/images $(OSD_DIR)/
+	echo $(OSD_VERSION) > $(OSD_DIR)/VERSION
 
 lint: install
 	$(VENV)/bin/ruff check .

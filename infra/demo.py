@@ -40,7 +40,7 @@ def main() -> None:
 
     os.environ["AWS_ENDPOINT_URL_S3"] = s3.endpoint
     os.environ["GIGATILE_SOURCE"] = f"s3://{BUCKET}/images"
-    print(f"viewer: http://{args.host}:{args.port}/viewer?path=sample.tif", flush=True)
+    print(f"viewer: http://{args.host}:{args.port}/viewer/sample.tif", flush=True)
     from gigatile.cli import serve
 
     try:

@@ -170,9 +170,11 @@ def test_concurrent_requests_match_serial_bytes(client):
 
 
 def test_viewer_page(client):
-    resp = client.get("/viewer", params={"path": "pyr.tif"})
+    resp = client.get("/viewer/nested/dir photo.jpg")
     assert resp.status_code == 200
-    assert "api/v1/image/tile" in resp.text
+    assert "openseadragon.min.js" in resp.text and ".dzi" in resp.text
+    script = client.get("/static/openseadragon/openseadragon.min.js")
+    assert script.status_code == 200 and "OpenSeadragon" in script.text[:2000]
 
 
 def test_origin_secret_blocks_requests_that_bypass_the_cdn(configure):

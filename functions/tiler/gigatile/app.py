@@ -8,6 +8,7 @@ from importlib import resources
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from . import __version__
 from .config import ConfigError, get_settings
@@ -60,10 +61,13 @@ def create_app() -> FastAPI:
         body = {"status": "ok", "gigatile": __version__, **versions(), "source": settings.source.describe()}
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
-    @app.get("/viewer", response_class=HTMLResponse)
-    def viewer():  # the page reads ?path= itself
+    @app.get("/viewer/{image_id:path}", response_class=HTMLResponse)
+    def viewer(image_id: str):  # the page reads the id from its own URL
         page = resources.files("gigatile").joinpath("static/viewer.html").read_text()
         return HTMLResponse(page, headers={"Cache-Control": "public, max-age=300"})
+
+    static = resources.files("gigatile").joinpath("static")
+    app.mount("/static", StaticFiles(directory=str(static)), name="static")
 
     return app
 
