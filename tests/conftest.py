@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
+import uvicorn
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -22,6 +26,28 @@ PREFIX = "imgs"
 os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
 os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "false")
 use_credentials()
+
+
+# The IIIF validator's test image: 1000 × 1000, 10 × 10 squares of 100 px whose colours
+# (column-major) are listed in iiif_validator.validator.ValidationInfo.colorInfo.
+VALIDATOR_ID = "67352ccc-d1b0-11e1-89ae-279075081939"
+
+
+def _validator_image(pyvips, path: Path) -> Path:
+    from iiif_validator.validator import ValidationInfo
+
+    colours = ValidationInfo().colorInfo
+    columns = [
+        pyvips.Image.arrayjoin(
+            [pyvips.Image.black(100, 100, bands=3).new_from_image(colours[x][y]) for y in range(10)], across=1
+        )
+        for x in range(10)
+    ]
+    image = pyvips.Image.arrayjoin(columns, across=10).cast("uchar").copy(interpretation="srgb")
+    image.tiffsave(
+        str(path), tile=True, pyramid=True, subifd=True, compression="deflate", tile_width=256, tile_height=256
+    )
+    return path
 
 
 def _write_images(folder: Path) -> dict[str, Path]:
@@ -50,6 +76,7 @@ def _write_images(folder: Path) -> dict[str, Path]:
     files["page.html"] = folder / "page.html"
     (folder / "empty.tif").write_bytes(b"")
     files["empty.tif"] = folder / "empty.tif"
+    files[VALIDATOR_ID] = _validator_image(pyvips, folder / VALIDATOR_ID)
     (folder / "nested").mkdir(exist_ok=True)
     shutil.copy(folder / "photo.jpg", folder / "nested" / "dir photo.jpg")
     files["nested/dir photo.jpg"] = folder / "nested" / "dir photo.jpg"
@@ -109,3 +136,23 @@ def configure(monkeypatch, s3):
 @pytest.fixture
 def client(configure):
     return configure()
+
+
+@pytest.fixture
+def live_server(configure):
+    """The app under uvicorn on a free loopback port, for a browser or the IIIF validator."""
+    configure()
+    from gigatile.app import app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=5)

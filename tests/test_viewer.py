@@ -4,12 +4,8 @@ descriptor and loads tiles from the app, which reads them from the S3 server."""
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
-import time
 
 import pytest
-import uvicorn
 
 # Playwright starts it headless; the rest keeps Chromium off this machine's closed network.
 CHROMIUM_FLAGS = [
@@ -28,25 +24,6 @@ def chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     assert found, "Chromium is missing: `make test` installs Debian's chromium package"
     return found
-
-
-@pytest.fixture
-def live_server(configure):
-    configure()
-    from gigatile.app import app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=5)
 
 
 @pytest.fixture(scope="module")

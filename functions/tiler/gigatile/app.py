@@ -15,7 +15,7 @@ from .config import ConfigError, get_settings
 from .http import errors as http_errors
 from .http.caching import cors_headers
 from .observability import logger
-from .protocols import deepzoom, simple
+from .protocols import deepzoom, iiif, simple
 from .vips import versions
 
 PREFLIGHT = {
@@ -35,6 +35,7 @@ def create_app() -> FastAPI:
     http_errors.install(app)
     app.include_router(simple.router)
     app.include_router(deepzoom.router)
+    app.include_router(iiif.router)
 
     @app.middleware("http")
     async def edge(request: Request, call_next):

@@ -74,6 +74,13 @@ class Settings:
     # Largest header size accepted at all (refuses decompression bombs).
     max_image_pixels: int
     max_renders: int
+    # Largest output of a region request (IIIF): a side, and an area, advertised in info.json.
+    max_output_side: int
+    max_output_pixels: int
+    # Largest encoded body: Lambda's 6 MB response limit, less base64 and headers.
+    max_response_bytes: int
+    # Base of absolute URLs (IIIF ids) when the app sits behind a CDN, e.g. https://tiles.example.org
+    public_url: str
 
 
 def _default_source() -> str:
@@ -100,4 +107,8 @@ def get_settings() -> Settings:
         max_decode_pixels=env_int("GIGATILE_MAX_DECODE_PIXELS", 64_000_000, 1, 10**12),
         max_image_pixels=env_int("GIGATILE_MAX_IMAGE_PIXELS", 20_000_000_000, 1, 10**13),
         max_renders=env_int("GIGATILE_MAX_RENDERS", cpus, 1, 256),
+        max_output_side=env_int("GIGATILE_MAX_OUTPUT_SIDE", 10000, 64, 65535),
+        max_output_pixels=env_int("GIGATILE_MAX_OUTPUT_PIXELS", 16_000_000, 4096, 10**9),
+        max_response_bytes=env_int("GIGATILE_MAX_RESPONSE_BYTES", 4_400_000, 65536, 10**9),
+        public_url=os.environ.get("GIGATILE_PUBLIC_URL", "").rstrip("/"),
     )

@@ -20,7 +20,7 @@ from .errors import SourceChanged
 from .imaging.encode import MEDIA_TYPES, encode
 from .imaging.geometry import Grid, TileGrid
 from .imaging.opened import OpenImages, run_guarded
-from .imaging.render import to_display, view_at
+from .imaging.render import Plan, render
 from .imaging.source_image import SourceImage
 from .sources.base import ObjectVersion, Store
 from .sources.blocks import ByteLRU
@@ -135,20 +135,28 @@ class Tiler:
         self, image_id: str, grid_for: Callable[[int, int], Grid], level: int, x: int, y: int, fmt: str, quality: int
     ) -> Tile:
         """Tile (x, y) of `level` in the grid `grid_for(width, height)` lays over the image."""
-        return self._once_more_if_changed(lambda: self._tile(image_id, grid_for, level, x, y, fmt, quality))
 
-    def _tile(self, image_id, grid_for, level, x, y, fmt, quality) -> Tile:
+        def plan(src: SourceImage) -> Plan:
+            grid = grid_for(src.width, src.height)
+            box = grid.tile_box(level, x, y)
+            return Plan(grid.scale(level), grid.level_size(level), box, box[2:])
+
+        return self.render(image_id, plan, fmt, quality)
+
+    def render(self, image_id: str, plan_for: Callable[[SourceImage], Plan], fmt: str, quality: int) -> Tile:
+        """Render the plan `plan_for(source)` makes, encoded as `fmt`."""
+        return self._once_more_if_changed(lambda: self._render(image_id, plan_for, fmt, quality))
+
+    def _render(self, image_id, plan_for, fmt, quality) -> Tile:
         src = self.source(image_id)
-        grid = grid_for(src.width, src.height)
-        left, top, w, h = grid.tile_box(level, x, y)
+        plan = plan_for(src)
         before = src.reader.snapshot()
         with self._renders:
             start = time.perf_counter()
-            opened, view = view_at(src, grid.scale(level), *grid.level_size(level))
-            image = to_display(view.crop(left, top, w, h))
+            opened, image = render(src, plan)
             body = run_guarded(opened, self.images, lambda: encode(image, fmt, quality))
             elapsed = (time.perf_counter() - start) * 1000
-        return Tile(body, MEDIA_TYPES[fmt], w, h, src.reader.snapshot().since(before), elapsed)
+        return Tile(body, MEDIA_TYPES[fmt], image.width, image.height, src.reader.snapshot().since(before), elapsed)
 
 
 def tile_etag(version: ObjectVersion, *params) -> str:

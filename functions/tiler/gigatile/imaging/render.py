@@ -7,7 +7,24 @@ neighbouring tiles meet without seams; libvips computes only the pixels a crop n
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from .source_image import SourceImage
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What to render: the image reduced by `scale` as a `view`-sized virtual image, the
+    `box` (left, top, width, height) of it to cut, resized to `out`, then mirrored,
+    rotated clockwise by `rotation` degrees and turned to `quality`."""
+
+    scale: float
+    view: tuple[int, int]
+    box: tuple[int, int, int, int]
+    out: tuple[int, int]
+    mirror: bool = False
+    rotation: float = 0
+    quality: str = "color"  # color, gray or bitonal
 
 
 def view_at(source: SourceImage, scale: float, width: int, height: int):
@@ -21,11 +38,7 @@ def view_at(source: SourceImage, scale: float, width: int, height: int):
     factor = downsample / scale
     if factor != 1:
         image = image.resize(factor, kernel="lanczos3")
-    if image.width < width or image.height < height:
-        image = image.embed(0, 0, max(width, image.width), max(height, image.height), extend="copy")
-    if (image.width, image.height) != (width, height):
-        image = image.crop(0, 0, width, height)
-    return opened, image
+    return opened, _exactly(image, width, height)
 
     return opened, image
 
@@ -35,3 +48,36 @@ def to_display(image):
     if image.interpretation in ("cmyk", "lab", "labs", "lch", "xyz", "scrgb") or image.format != "uchar":
         image = image.colourspace("srgb" if image.bands >= 3 else "b-w")
     return image if image.format == "uchar" else image.cast("uchar")
+
+
+def render(source: SourceImage, plan: Plan):
+    """The plan as a lazy libvips image, and the open level it reads (for error cleanup)."""
+    opened, image = view_at(source, plan.scale, *plan.view)
+    left, top, width, height = plan.box
+    image = image.crop(left, top, width, height)
+    if (width, height) != plan.out:
+        image = image.resize(plan.out[0] / width, vscale=plan.out[1] / height, kernel="lanczos3")
+        image = _exactly(image, *plan.out)
+    image = to_display(image)
+    if plan.mirror:
+        image = image.fliphor()
+    if plan.rotation in (90, 180, 270):
+        image = image.rot(f"d{int(plan.rotation)}")
+    elif plan.rotation % 360:
+        # Arbitrary angles grow the canvas; the corners stay transparent where the format can.
+        if not image.hasalpha():
+            image = image.bandjoin(255)
+        image = image.rotate(plan.rotation, background=[0] * image.bands)
+    if plan.quality in ("gray", "bitonal"):
+        alpha = image[image.bands - 1] if image.hasalpha() else None
+        gray = image.colourspace("b-w")[0] if image.bands >= 3 else image[0]
+        image = (gray > 127).ifthenelse(255, 0).cast("uchar") if plan.quality == "bitonal" else gray
+        if alpha is not None:
+            image = image.bandjoin(alpha)
+    return opened, image
+
+
+def _exactly(image, width: int, height: int):
+    if image.width < width or image.height < height:
+        image = image.embed(0, 0, max(width, image.width), max(height, image.height), extend="copy")
+    return image.crop(0, 0, width, height) if (image.width, image.height) != (width, height) else image

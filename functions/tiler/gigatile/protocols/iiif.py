@@ -1,0 +1,213 @@
+"""IIIF Image API 3.0, compliance level 2: /iiif/3/ID/info.json and
+/iiif/3/ID/REGION/SIZE/ROTATION/QUALITY.FORMAT (https://iiif.io/api/image/3.0/).
+
+Region and size pick a scale; the render is the same plan as every tile (the cheapest
+pyramid level, Lanczos3), so a IIIF tile and the DeepZoom tile it equals share caches.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from ..config import Settings, get_settings
+from ..errors import InvalidParameter, TooLarge
+from ..http.caching import cache_headers, not_modified, not_modified_response
+from ..imaging.encode import normalize_format
+from ..imaging.render import Plan
+from ..imaging.source_image import SourceImage
+from ..observability import record_tile
+from ..service import get_tiler, tile_etag
+
+router = APIRouter(prefix="/iiif/3", tags=["iiif"])
+
+CONTEXT = "http://iiif.io/api/image/3/context.json"
+LD_JSON = f'application/ld+json;profile="{CONTEXT}"'
+PROFILE_LINK = '<http://iiif.io/api/image/3/level2.json>;rel="profile"'
+TILE_SIZE = 256
+NUMBER = r"\d+(?:\.\d+)?"
+REQUEST = re.compile(
+    r"^(?P<id>.+)/(?P<region>[^/]+)/(?P<size>[^/]+)/(?P<rotation>[^/]+)/(?P<quality>[^/.]+)\.(?P<fmt>[^/.]+)$"
+)
+REGION_PX = re.compile(r"^(\d+),(\d+),(\d+),(\d+)$")
+REGION_PCT = re.compile(rf"^pct:({NUMBER}),({NUMBER}),({NUMBER}),({NUMBER})$")
+SIZE_WH = re.compile(r"^(!)?(\d*),(\d*)$")
+SIZE_PCT = re.compile(rf"^pct:({NUMBER})$")
+ROTATION = re.compile(rf"^(!)?({NUMBER})$")
+QUALITIES = ("default", "color", "gray", "bitonal")
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_width: int
+    max_height: int
+    max_area: int
+
+    @classmethod
+    def of(cls, settings: Settings) -> Limits:
+        return cls(settings.max_output_side, settings.max_output_side, settings.max_output_pixels)
+
+    def fit(self, w: float, h: float) -> tuple[int, int]:
+        """(w, h) scaled down, keeping its aspect, until it is within every limit."""
+        k = min(1.0, self.max_width / w, self.max_height / h, math.sqrt(self.max_area / (w * h)))
+        return max(1, math.floor(w * k)), max(1, math.floor(h * k))
+
+
+def parse_region(text: str, width: int, height: int) -> tuple[int, int, int, int]:
+    if text == "full":
+        return 0, 0, width, height
+    if text == "square":
+        side = min(width, height)
+        return (width - side) // 2, (height - side) // 2, side, side
+    if m := REGION_PX.match(text):
+        x, y, w, h = map(int, m.groups())
+    elif m := REGION_PCT.match(text):
+        px, py, pw, ph = map(float, m.groups())
+        x, y = round(px * width / 100), round(py * height / 100)
+        w, h = round(pw * width / 100), round(ph * height / 100)
+    else:
+        raise InvalidParameter(f"region must be full, square, x,y,w,h or pct:x,y,w,h, got {text!r}")
+    if w <= 0 or h <= 0:
+        raise InvalidParameter("region width and height must be above zero")
+    if x >= width or y >= height:
+        raise InvalidParameter(f"region {text} lies outside the {width}×{height} image")
+    return x, y, min(w, width - x), min(h, height - y)
+
+
+def parse_size(text: str, rw: int, rh: int, limits: Limits) -> tuple[int, int]:
+    upscale = text.startswith("^")
+    spec = text.removeprefix("^")
+    if spec == "max":
+        return limits.fit(rw, rh)
+    if m := SIZE_PCT.match(spec):
+        k = float(m.group(1)) / 100
+        w, h = round(rw * k), round(rh * k)
+    elif m := SIZE_WH.match(spec):
+        confined, ws, hs = m.groups()
+        if not ws and not hs or confined and not (ws and hs):
+            raise InvalidParameter(f"size {text!r} needs a width, a height, or both")
+        if confined:
+            k = min(int(ws) / rw, int(hs) / rh)
+            w, h = round(rw * k), round(rh * k)
+        else:
+            w = int(ws) if ws else round(rw * int(hs) / rh)
+            h = int(hs) if hs else round(rh * int(ws) / rw)
+    else:
+        raise InvalidParameter(f"size must be max, w,, ,h, pct:n, w,h or !w,h (with ^ to upscale), got {text!r}")
+    if w <= 0 or h <= 0:
+        raise InvalidParameter(f"size {text!r} gives an empty image")
+    if not upscale and (w > rw or h > rh):
+        raise InvalidParameter(f"size {text!r} would upscale the {rw}×{rh} region: use ^{spec}")
+    if w > limits.max_width or h > limits.max_height or w * h > limits.max_area:
+        raise TooLarge(
+            f"{w}×{h} is over the limits (maxWidth {limits.max_width}, maxHeight {limits.max_height}, "
+            f"maxArea {limits.max_area})"
+        )
+    return w, h
+
+
+def parse_rotation(text: str) -> tuple[bool, float]:
+    m = ROTATION.match(text)
+    if not m or not 0 <= float(m.group(2)) <= 360:
+        raise InvalidParameter(f"rotation must be a number of degrees 0–360, optionally after !, got {text!r}")
+    return bool(m.group(1)), float(m.group(2)) % 360
+
+
+def plan_for(region: str, size: str, rotation: str, quality: str, limits: Limits):
+    """Parse the four path parameters into a function from the source to a render Plan."""
+    mirror, angle = parse_rotation(rotation)
+    if quality not in QUALITIES:
+        raise InvalidParameter(f"quality must be one of {', '.join(QUALITIES)}, got {quality!r}")
+
+    def plan(src: SourceImage) -> Plan:
+        rx, ry, rw, rh = parse_region(region, src.width, src.height)
+        ow, oh = parse_size(size, rw, rh, limits)
+        scale = min(rw / ow, rh / oh)
+        view = (math.ceil(src.width / scale), math.ceil(src.height / scale))
+        left, top = min(math.floor(rx / scale), view[0] - 1), min(math.floor(ry / scale), view[1] - 1)
+        box = (left, top, max(1, min(round(rw / scale), view[0] - left)), max(1, min(round(rh / scale), view[1] - top)))
+        return Plan(scale, view, box, (ow, oh), mirror, angle, "color" if quality == "default" else quality)
+
+    return plan
+
+
+def public_base(request: Request, settings: Settings) -> str:
+    """Where clients reach this service: configured, or as the proxy in front says, or as seen."""
+    if settings.public_url:
+        return settings.public_url
+    proto = request.headers.get("x-forwarded-proto", request.url.scheme).split(",")[0].strip()
+    host = request.headers.get("x-forwarded-host") or request.headers.get("host") or request.url.netloc
+    return f"{proto}://{host.split(',')[0].strip()}{request.scope.get('root_path', '')}"
+
+
+def info(src: SourceImage, service_id: str, limits: Limits) -> dict:
+    longest = max(src.width, src.height)
+    factors = [2**i for i in range(max(1, math.ceil(math.log2(longest / TILE_SIZE)) + 1))]
+    sizes = []
+    for f in reversed([2**i for i in range(math.ceil(math.log2(longest)) + 1)]):
+        w, h = math.ceil(src.width / f), math.ceil(src.height / f)
+        if w * h <= limits.max_area and w <= limits.max_width and h <= limits.max_height and max(w, h) >= 64:
+            sizes.append({"width": w, "height": h})
+    return {
+        "@context": CONTEXT,
+        "id": service_id,
+        "type": "ImageService3",
+        "protocol": "http://iiif.io/api/image",
+        "profile": "level2",
+        "width": src.width,
+        "height": src.height,
+        "maxWidth": limits.max_width,
+        "maxHeight": limits.max_height,
+        "maxArea": limits.max_area,
+        "tiles": [{"width": TILE_SIZE, "scaleFactors": factors}],
+        "sizes": sizes,
+        "extraFormats": ["webp"],
+        "extraQualities": ["color", "gray", "bitonal"],
+        "extraFeatures": ["mirroring", "rotationArbitrary", "sizeUpscaling", "profileLinkHeader"],
+    }
+
+
+@router.get("/{path:path}")
+def iiif(request: Request, path: str):
+    settings, tiler = get_settings(), get_tiler()
+    if path.endswith("/info.json"):
+        return info_response(request, path.removesuffix("/info.json"), settings)
+    m = REQUEST.match(path)
+    if not m:
+        # The bare service URI: the spec asks for a 303 to its info.json. (An id that itself
+        # looks like ID/REGION/SIZE/ROTATION/QUALITY.FORMAT is read as an image request.)
+        tiler.version(path)  # 404 for an unknown image, 400 for a bad id
+        service = f"{public_base(request, settings)}/iiif/3/{quote(path, safe='')}"
+        return RedirectResponse(f"{service}/info.json", status_code=303, headers={"Cache-Control": "max-age=300"})
+
+    image_id, fmt = m["id"], normalize_format(m["fmt"])
+    plan = plan_for(m["region"], m["size"], m["rotation"], m["quality"], Limits.of(settings))
+    version = tiler.version(image_id)
+    etag = tile_etag(version, "iiif", m["region"], m["size"], m["rotation"], m["quality"], fmt)
+    headers = cache_headers(settings, etag, version, pinned=False) | {"Link": PROFILE_LINK}
+    if not_modified(request, etag):
+        return not_modified_response(headers)
+    result = tiler.render(image_id, plan, fmt, 90)
+    if len(result.body) > settings.max_response_bytes:
+        raise TooLarge(f"the encoded image is {len(result.body)} bytes, over {settings.max_response_bytes}")
+    record_tile(image_id, -1, 0, 0, result)
+    return Response(result.body, media_type=result.media_type, headers=headers)
+
+
+def info_response(request: Request, image_id: str, settings: Settings) -> Response:
+    tiler = get_tiler()
+    version = tiler.version(image_id)
+    service_id = f"{public_base(request, settings)}/iiif/3/{quote(image_id, safe='')}"
+    etag = tile_etag(version, "info", service_id)
+    headers = cache_headers(settings, etag, version, pinned=False, max_age=settings.meta_max_age)
+    headers |= {"Vary": "Accept", "Link": PROFILE_LINK}
+    if not_modified(request, etag):
+        return not_modified_response(headers)
+    body = info(tiler.describe(image_id), service_id, Limits.of(settings))
+    media = LD_JSON if "application/ld+json" in request.headers.get("accept", "") else "application/json"
+    return JSONResponse(body, headers=headers, media_type=media)
