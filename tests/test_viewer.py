@@ -71,3 +71,14 @@ def test_viewer_reports_an_unknown_image(live_server, browser):
     page.goto(f"{live_server}/viewer/nope.tif")
     page.wait_for_function("document.body.dataset.state !== 'loading'", timeout=30_000)
     assert page.evaluate("document.body.dataset.state") == "failed"
+
+
+def test_viewer_switches_to_iiif(live_server, browser):
+    page = browser.new_page(viewport={"width": 1024, "height": 768})
+    tiles = []
+    page.on("response", lambda r: tiles.append((r.url, r.status)) if "/iiif/3/" in r.url else None)
+    page.goto(f"{live_server}/viewer/pyr.tif?protocol=iiif")
+    page.wait_for_function("Number(document.body.dataset.tilesLoaded) >= 1", timeout=30_000)
+    assert page.evaluate("document.body.dataset.protocol") == "iiif"
+    assert any(url.endswith("/info.json") and status == 200 for url, status in tiles)
+    assert any(url.endswith("/default.jpg") and status == 200 for url, status in tiles), tiles
