@@ -185,3 +185,42 @@ def test_origin_secret_blocks_requests_that_bypass_the_cdn(configure):
     assert resp.status_code == 403
     resp = client.get(TILE, params=GOOD, headers={"X-Origin-Verify": "s3cret-from-cloudfront"})
     assert resp.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "accept,hint,media",
+    [
+        ("image/avif,image/webp,image/apng,*/*;q=0.8", "", "image/avif"),
+        ("image/webp,*/*", "", "image/webp"),
+        ("*/*", "", "image/jpeg"),
+        ("image/avif,image/webp,*/*", "webp", "image/webp"),  # the CDN's normalized class wins
+    ],
+)
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/image/tile?path=pyr.tif&level=4&x=1&y=1&format=auto",
+        "/dzi/pyr.tif_files/12/1_1.auto",
+        "/iiif/3/pyr.tif/0,0,512,512/256,/0/default.auto",
+    ],
+)
+def test_format_auto_follows_accept_and_varies(client, url, accept, hint, media):
+    headers = {"Accept": accept} | ({"X-Image-Format": hint} if hint else {})
+    resp = client.get(url, headers=headers)
+    assert resp.status_code == 200, resp.text
+    assert resp.headers["content-type"] == media
+    assert "Accept" in resp.headers["vary"]
+    from helpers import decode
+
+    assert decode(resp.content).width == 256
+
+
+def test_explicit_formats_never_vary(client):
+    resp = client.get(TILE, params={**GOOD, "format": "webp"}, headers={"Accept": "image/avif"})
+    assert resp.headers["content-type"] == "image/webp" and "vary" not in resp.headers
+    avif = client.get(TILE, params={**GOOD, "format": "avif"})
+    assert avif.headers["content-type"] == "image/avif" and avif.content[4:12] == b"ftypavif"
+
+
+def test_deepzoom_descriptor_can_ask_for_auto_tiles(client):
+    assert 'Format="auto"' in client.get("/dzi/pyr.tif.dzi", params={"format": "auto"}).text

@@ -53,7 +53,10 @@ def create_app() -> FastAPI:
             logger.exception("unhandled error", extra={"path": request.url.path})
             response = http_errors.error_response(500, "internal_error", "internal error")
         with contextlib.suppress(ConfigError):  # broken settings: the error body already says so
-            response.headers.update(cors_headers(get_settings()))
+            for key, value in cors_headers(get_settings()).items():
+                if key == "Vary" and "vary" in response.headers:
+                    value = f"{response.headers['vary']}, {value}"
+                response.headers[key] = value
         return response
 
     @app.get("/health")

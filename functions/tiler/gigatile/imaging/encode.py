@@ -4,15 +4,25 @@ from __future__ import annotations
 
 from ..errors import InvalidParameter
 
-MEDIA_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+MEDIA_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "avif": "image/avif"}
 ALIASES = {"jpg": "jpeg"}
+AUTO = "auto"  # chosen per request from Accept: AVIF, else WebP, else JPEG
 
 
-def normalize_format(name: str) -> str:
+def normalize_format(name: str, allow_auto: bool = False) -> str:
     fmt = ALIASES.get(name.lower(), name.lower())
-    if fmt not in MEDIA_TYPES:
-        raise InvalidParameter(f"format must be one of {', '.join(MEDIA_TYPES)}, got {name!r}")
+    if fmt not in MEDIA_TYPES and not (allow_auto and fmt == AUTO):
+        names = [*MEDIA_TYPES, AUTO] if allow_auto else list(MEDIA_TYPES)
+        raise InvalidParameter(f"format must be one of {', '.join(names)}, got {name!r}")
     return fmt
+
+
+def negotiate(accept: str, hint: str = "") -> str:
+    """The best format the client accepts. `hint` is a class a CDN already derived from
+    Accept (X-Image-Format), so that its cache key holds three values, not every Accept."""
+    if hint in ("avif", "webp", "jpeg"):
+        return hint
+    return "avif" if "image/avif" in accept else "webp" if "image/webp" in accept else "jpeg"
 
 
 def encode(image, fmt: str, quality: int) -> bytes:
@@ -23,4 +33,7 @@ def encode(image, fmt: str, quality: int) -> bytes:
         return image.jpegsave_buffer(Q=quality, keep="none")
     if fmt == "png":
         return image.pngsave_buffer(compression=6, keep="none")
+    if fmt == "avif":
+        # effort 2 of 0–9: AVIF's slowest settings cost seconds per tile.
+        return image.heifsave_buffer(compression="av1", Q=quality, effort=2, keep="none")
     return image.webpsave_buffer(Q=quality, keep="none")

@@ -17,6 +17,7 @@ from fastapi import APIRouter, Query, Request, Response
 from ..config import get_settings
 from ..errors import InvalidParameter
 from ..http.caching import cache_headers, not_modified, not_modified_response
+from ..http.negotiation import output_format
 from ..imaging.encode import normalize_format
 from ..imaging.geometry import DeepZoomGrid
 from ..observability import record_tile
@@ -51,7 +52,7 @@ def deepzoom(
     settings, tiler = get_settings(), get_tiler()
     if path.endswith(".dzi"):
         image_id = path.removesuffix(".dzi")
-        fmt = normalize_format(format)
+        fmt = normalize_format(format, allow_auto=True)  # "auto": tiles are .auto, chosen per request
         version = tiler.version(image_id)
         etag = tile_etag(version, "dzi", tile_size, overlap, fmt)
         headers = cache_headers(settings, etag, version, pinned=False, max_age=settings.meta_max_age)
@@ -64,11 +65,12 @@ def deepzoom(
     match = TILE_PATH.match(path)
     if not match:
         raise InvalidParameter("DeepZoom paths are ID.dzi or ID_files/LEVEL/COL_ROW.FORMAT")
-    image_id, fmt = match["id"], normalize_format(match["fmt"])
+    image_id = match["id"]
+    fmt, negotiated = output_format(request, match["fmt"])
     level, col, row = int(match["level"]), int(match["col"]), int(match["row"])
     version = tiler.version(image_id)
     etag = tile_etag(version, "dz", level, col, row, tile_size, overlap, fmt, quality)
-    headers = cache_headers(settings, etag, version, pinned=False)
+    headers = cache_headers(settings, etag, version, pinned=False) | negotiated
     if not_modified(request, etag):
         return not_modified_response(headers)
     result = tiler.tile(image_id, lambda w, h: DeepZoomGrid(w, h, tile_size, overlap), level, col, row, fmt, quality)

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from ..config import Settings, get_settings
 from ..errors import InvalidParameter, TooLarge
 from ..http.caching import cache_headers, not_modified, not_modified_response
-from ..imaging.encode import normalize_format
+from ..http.negotiation import output_format
 from ..imaging.render import Plan
 from ..imaging.source_image import SourceImage
 from ..observability import record_tile
@@ -166,7 +166,7 @@ def info(src: SourceImage, service_id: str, limits: Limits) -> dict:
         "maxArea": limits.max_area,
         "tiles": [{"width": TILE_SIZE, "scaleFactors": factors}],
         "sizes": sizes,
-        "extraFormats": ["webp"],
+        "extraFormats": ["webp", "avif"],
         "extraQualities": ["color", "gray", "bitonal"],
         "extraFeatures": ["mirroring", "rotationArbitrary", "sizeUpscaling", "profileLinkHeader"],
     }
@@ -185,11 +185,12 @@ def iiif(request: Request, path: str):
         service = f"{public_base(request, settings)}/iiif/3/{quote(path, safe='')}"
         return RedirectResponse(f"{service}/info.json", status_code=303, headers={"Cache-Control": "max-age=300"})
 
-    image_id, fmt = m["id"], normalize_format(m["fmt"])
+    image_id = m["id"]
+    fmt, negotiated = output_format(request, m["fmt"])
     plan = plan_for(m["region"], m["size"], m["rotation"], m["quality"], Limits.of(settings))
     version = tiler.version(image_id)
     etag = tile_etag(version, "iiif", m["region"], m["size"], m["rotation"], m["quality"], fmt)
-    headers = cache_headers(settings, etag, version, pinned=False) | {"Link": PROFILE_LINK}
+    headers = cache_headers(settings, etag, version, pinned=False) | {"Link": PROFILE_LINK} | negotiated
     if not_modified(request, etag):
         return not_modified_response(headers)
     result = tiler.render(image_id, plan, fmt, 90)

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from ..config import get_settings
 from ..http.caching import cache_headers, not_modified, not_modified_response
-from ..imaging.encode import normalize_format
+from ..http.negotiation import output_format
 from ..imaging.geometry import TileGrid
 from ..observability import record_tile
 from ..service import get_tiler, tile_etag
@@ -47,10 +47,10 @@ def tile(
     v: Annotated[str | None, Query(max_length=200, description="source version from meta")] = None,
 ):
     settings, tiler = get_settings(), get_tiler()
-    fmt = normalize_format(format)
+    fmt, negotiated = output_format(request, format)
     version = tiler.version(image_id)
     etag = tile_etag(version, "tile", level, x, y, tile_size, fmt, quality)
-    headers = cache_headers(settings, etag, version, pinned=v == version.etag)
+    headers = cache_headers(settings, etag, version, pinned=v == version.etag) | negotiated
     if not_modified(request, etag):
         return not_modified_response(headers)
     result = tiler.tile(image_id, lambda w, h: TileGrid(w, h, tile_size), level, x, y, fmt, quality)
