@@ -85,3 +85,14 @@ def test_formats_and_ids_with_slashes(client):
         resp = client.get(f"/dzi/nested%2Fdir%20photo.jpg_files/10/1_1.{fmt}")
         assert resp.status_code == 200, resp.text
         assert resp.content.startswith(magic)
+
+
+def test_layout_defaults_from_settings_and_conditional_tiles(configure):
+    client = configure(GIGATILE_DZ_TILE_SIZE=254, GIGATILE_DZ_OVERLAP=1)
+    root = ET.fromstring(client.get("/dzi/pyr.tif.dzi").content)
+    assert (root.get("TileSize"), root.get("Overlap")) == ("254", "1")
+    tile = client.get("/dzi/pyr.tif_files/13/1_1.jpeg")
+    assert (tile.headers["x-tile-width"], tile.headers["x-tile-height"]) == ("256", "256")  # 254 + 2 × 1
+    assert tile.headers["cache-control"] == "public, max-age=86400, s-maxage=86400"
+    again = client.get("/dzi/pyr.tif_files/13/1_1.jpeg", headers={"If-None-Match": tile.headers["etag"]})
+    assert again.status_code == 304

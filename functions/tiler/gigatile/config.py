@@ -74,6 +74,9 @@ class Settings:
     # Largest header size accepted at all (refuses decompression bombs).
     max_image_pixels: int
     max_renders: int
+    # DeepZoom layout when the request does not name one.
+    dz_tile_size: int
+    dz_overlap: int
     # Largest output of a region request (IIIF): a side, and an area, advertised in info.json.
     max_output_side: int
     max_output_pixels: int
@@ -107,6 +110,8 @@ def get_settings() -> Settings:
         max_decode_pixels=env_int("GIGATILE_MAX_DECODE_PIXELS", 64_000_000, 1, 10**12),
         max_image_pixels=env_int("GIGATILE_MAX_IMAGE_PIXELS", 20_000_000_000, 1, 10**13),
         max_renders=env_int("GIGATILE_MAX_RENDERS", cpus, 1, 256),
+        dz_tile_size=env_int("GIGATILE_DZ_TILE_SIZE", 256, 64, 1024),
+        dz_overlap=env_int("GIGATILE_DZ_OVERLAP", 0, 0, 2),
         max_output_side=env_int("GIGATILE_MAX_OUTPUT_SIDE", 10000, 64, 65535),
         max_output_pixels=env_int("GIGATILE_MAX_OUTPUT_PIXELS", 16_000_000, 4096, 10**9),
         max_response_bytes=env_int("GIGATILE_MAX_RESPONSE_BYTES", 4_400_000, 65536, 10**9),

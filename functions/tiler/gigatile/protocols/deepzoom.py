@@ -3,7 +3,8 @@
 Laid out as OpenSeadragon reads it and `vips dzsave` writes it: level N = full size with
 N = ceil(log2(max(w, h))), each lower level half the size rounded up, down to 1 × 1.
 `tile_size` and `overlap` come from the query (OpenSeadragon repeats the descriptor's
-query string on every tile URL), so one image can be served with any layout.
+query string on every tile URL), so one image can be served with any layout; without
+them, from GIGATILE_DZ_TILE_SIZE and GIGATILE_DZ_OVERLAP.
 """
 
 from __future__ import annotations
@@ -44,12 +45,14 @@ def descriptor(width: int, height: int, tile_size: int, overlap: int, fmt: str) 
 def deepzoom(
     request: Request,
     path: str,
-    tile_size: TileSize = 256,
-    overlap: Overlap = 0,
+    tile_size: TileSize | None = None,
+    overlap: Overlap | None = None,
     format: Annotated[str, Query(max_length=8)] = "jpeg",
     quality: Quality = 90,
 ):
     settings, tiler = get_settings(), get_tiler()
+    tile_size = settings.dz_tile_size if tile_size is None else tile_size
+    overlap = settings.dz_overlap if overlap is None else overlap
     if path.endswith(".dzi"):
         image_id = path.removesuffix(".dzi")
         fmt = normalize_format(format, allow_auto=True)  # "auto": tiles are .auto, chosen per request
