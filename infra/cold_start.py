@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from infra.events import api_gateway_event  # noqa: E402
 from infra.lambda_layout import build_layout, probe  # noqa: E402
-from infra.local_stack import DUMMY_CREDENTIALS, make_pyramid, start_moto  # noqa: E402
+from infra.local_stack import DUMMY_CREDENTIALS, make_pyramid, start_moto, upload  # noqa: E402
 
 
 def main() -> None:
@@ -39,17 +39,7 @@ def main() -> None:
         event_file.write_text(json.dumps(event))
         moto, endpoint = start_moto()
         try:
-            import boto3
-
-            s3 = boto3.client(
-                "s3",
-                endpoint_url=endpoint,
-                region_name="us-east-1",
-                aws_access_key_id="testing",
-                aws_secret_access_key="testing",
-            )
-            s3.create_bucket(Bucket="coldstart")
-            s3.upload_file(str(image), "coldstart", "pyr-8000.tif")
+            upload(endpoint, "coldstart", "pyr-8000.tif", image)
             env = {
                 **DUMMY_CREDENTIALS,
                 "AWS_ENDPOINT_URL_S3": endpoint,

@@ -29,15 +29,7 @@ class LocalS3:
         self.endpoint = f"http://{host}:{port}"
 
     def client(self):
-        import boto3
-
-        return boto3.client(
-            "s3",
-            endpoint_url=self.endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-        )
+        return s3_client(self.endpoint)
 
     def stop(self) -> None:
         self._server.stop()
@@ -63,6 +55,25 @@ def start_moto() -> tuple[subprocess.Popen, str]:
         time.sleep(0.1)
     proc.kill()
     raise SystemExit("moto server did not start")
+
+
+def s3_client(endpoint: str):
+    """A boto3 client for a local S3 server, with the dummy credentials it accepts."""
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+
+
+def upload(endpoint: str, bucket: str, key: str, path: Path) -> None:
+    client = s3_client(endpoint)
+    client.create_bucket(Bucket=bucket)
+    client.upload_file(str(path), bucket, key)
 
 
 def use_credentials() -> None:

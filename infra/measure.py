@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from infra.counting_proxy import CountingProxy  # noqa: E402
-from infra.local_stack import DUMMY_CREDENTIALS, make_pyramid, start_moto, use_credentials  # noqa: E402
+from infra.local_stack import make_pyramid, start_moto, upload, use_credentials  # noqa: E402
 
 BUCKET = "gigatile-measure"
 
@@ -60,16 +60,7 @@ def main() -> None:
     use_credentials()
     moto, endpoint = start_moto()
     try:
-        import boto3
-
-        s3 = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            **{k.lower(): v for k, v in DUMMY_CREDENTIALS.items() if k != "AWS_DEFAULT_REGION"},
-            region_name="us-east-1",
-        )
-        s3.create_bucket(Bucket=BUCKET)
-        s3.upload_file(str(sample), BUCKET, "sample.tif")
+        upload(endpoint, BUCKET, "sample.tif", sample)
         # A fresh process, so that peak RSS is the tiler's alone (not the upload's).
         # MALLOC_ARENA_MAX=2 as on Lambda (template.yaml): glibc otherwise gives each libvips
         # worker thread its own arena.
