@@ -40,8 +40,6 @@ def view_at(source: SourceImage, scale: float, width: int, height: int):
         image = image.resize(factor, kernel="lanczos3")
     return opened, _exactly(image, width, height)
 
-    return opened, image
-
 
 def to_display(image):
     """8-bit sRGB or grey (alpha kept), whatever the source's colour space and depth."""
@@ -78,6 +76,7 @@ def render(source: SourceImage, plan: Plan):
 
 
 def _exactly(image, width: int, height: int):
+    """Crop or edge-extend to exactly width × height (resizes round to the nearest pixel)."""
     if image.width < width or image.height < height:
         image = image.embed(0, 0, max(width, image.width), max(height, image.height), extend="copy")
     return image.crop(0, 0, width, height) if (image.width, image.height) != (width, height) else image
