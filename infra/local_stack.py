@@ -21,8 +21,11 @@ class LocalS3:
     """moto's S3 server on 127.0.0.1, on a free port; `endpoint` is its URL."""
 
     def __init__(self, port: int = 0):
+        import logging
+
         from moto.server import ThreadedMotoServer
 
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per S3 request otherwise
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()
