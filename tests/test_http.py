@@ -224,3 +224,14 @@ def test_explicit_formats_never_vary(client):
 
 def test_deepzoom_descriptor_can_ask_for_auto_tiles(client):
     assert 'Format="auto"' in client.get("/dzi/pyr.tif.dzi", params={"format": "auto"}).text
+
+
+def test_slow_s3_ends_in_504_not_a_hang_and_the_instance_recovers(configure, s3):
+    client = configure(GIGATILE_DEADLINE_MS=300)
+    s3.proxy.delay_ms = 400  # each S3 request: opening the image alone takes 2 of them
+    try:
+        resp = client.get(TILE, params=GOOD)
+    finally:
+        s3.proxy.delay_ms = 0
+    assert resp.status_code == 504 and resp.json()["error"]["code"] == "deadline_exceeded"
+    assert client.get(TILE, params=GOOD).status_code == 200

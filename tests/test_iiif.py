@@ -112,8 +112,6 @@ def test_mirroring_flips(client):
         ("full/pct:101/0/default.jpg", 400, "invalid_parameter"),
         ("full/^20000,/0/default.jpg", 413, "too_large"),
         ("full/^pct:200/0/default.jpg", 413, "too_large"),
-        # 3000 × 5000 is within maxArea, but its PNG (25 MB) is over Lambda's response limit.
-        ("full/max/0/default.png", 413, "too_large"),
     ],
 )
 def test_bad_iiif_requests(client, suffix, status, code):
@@ -135,3 +133,18 @@ def test_iiif_images_are_cacheable_and_conditional(client):
     assert "level2" in first.headers["link"]
     again = client.get(f"{BASE}/full/200,/0/default.jpg", headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 304
+
+
+def test_an_encoded_image_over_the_response_limit_is_413(configure):
+    client = configure(GIGATILE_MAX_RESPONSE_BYTES=100_000)  # Lambda's limit, scaled down
+    resp = client.get(f"{BASE}/full/pct:20/0/default.png")  # 600 × 1000 PNG, about 1 MB
+    assert resp.status_code == 413 and resp.json()["error"]["code"] == "too_large"
+    assert client.get(f"{BASE}/full/64,/0/default.png").status_code == 200
+
+
+def test_a_render_over_the_deadline_is_504_and_the_next_request_works(configure):
+    client = configure(GIGATILE_DEADLINE_MS=100)
+    resp = client.get(f"{BASE}/full/max/0/default.png")  # 15 Mpx to decode and PNG-encode
+    assert resp.status_code == 504 and resp.json()["error"]["code"] == "deadline_exceeded"
+    assert resp.headers["cache-control"] == "no-store"
+    assert client.get(f"{BASE}/full/64,/0/default.jpg").status_code == 200

@@ -74,6 +74,8 @@ class Settings:
     # Largest header size accepted at all (refuses decompression bombs).
     max_image_pixels: int
     max_renders: int
+    # Time budget of one request, below the Lambda timeout: beyond it, 504.
+    deadline_ms: int
     # DeepZoom layout when the request does not name one.
     dz_tile_size: int
     dz_overlap: int
@@ -110,6 +112,7 @@ def get_settings() -> Settings:
         max_decode_pixels=env_int("GIGATILE_MAX_DECODE_PIXELS", 64_000_000, 1, 10**12),
         max_image_pixels=env_int("GIGATILE_MAX_IMAGE_PIXELS", 20_000_000_000, 1, 10**13),
         max_renders=env_int("GIGATILE_MAX_RENDERS", cpus, 1, 256),
+        deadline_ms=env_int("GIGATILE_DEADLINE_MS", 8000, 10, 900_000),
         dz_tile_size=env_int("GIGATILE_DZ_TILE_SIZE", 256, 64, 1024),
         dz_overlap=env_int("GIGATILE_DZ_OVERLAP", 0, 0, 2),
         max_output_side=env_int("GIGATILE_MAX_OUTPUT_SIDE", 10000, 64, 65535),

@@ -55,3 +55,9 @@ class SourceChanged(GigatileError):
     """The object was overwritten while we read it (its ETag no longer matches)."""
 
     code = "source_changed"
+
+
+class DeadlineExceeded(GigatileError):
+    """The request ran out of its time budget (below the Lambda timeout)."""
+
+    code = "deadline_exceeded"

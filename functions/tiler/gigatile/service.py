@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from . import __version__
 from .config import Settings, get_settings
-from .errors import SourceChanged
+from .errors import DeadlineExceeded, SourceChanged
 from .imaging.encode import MEDIA_TYPES, encode
 from .imaging.geometry import Grid, TileGrid
 from .imaging.opened import OpenImages, run_guarded
@@ -145,16 +145,19 @@ class Tiler:
 
     def render(self, image_id: str, plan_for: Callable[[SourceImage], Plan], fmt: str, quality: int) -> Tile:
         """Render the plan `plan_for(source)` makes, encoded as `fmt`."""
-        return self._once_more_if_changed(lambda: self._render(image_id, plan_for, fmt, quality))
+        deadline = time.monotonic() + self.settings.deadline_ms / 1000
+        return self._once_more_if_changed(lambda: self._render(image_id, plan_for, fmt, quality, deadline))
 
-    def _render(self, image_id, plan_for, fmt, quality) -> Tile:
+    def _render(self, image_id, plan_for, fmt, quality, deadline: float) -> Tile:
         src = self.source(image_id)
         plan = plan_for(src)
         before = src.reader.snapshot()
         with self._renders:
+            if time.monotonic() > deadline:  # opening the image, or waiting for a render slot
+                raise DeadlineExceeded("the request's time budget ran out before rendering")
             start = time.perf_counter()
             opened, image = render(src, plan)
-            body = run_guarded(opened, self.images, lambda: encode(image, fmt, quality))
+            body = run_guarded(opened, self.images, image, lambda: encode(image, fmt, quality), deadline)
             elapsed = (time.perf_counter() - start) * 1000
         return Tile(body, MEDIA_TYPES[fmt], image.width, image.height, src.reader.snapshot().since(before), elapsed)
 

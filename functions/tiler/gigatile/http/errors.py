@@ -21,6 +21,7 @@ STATUS = {
     errors.UpstreamUnavailable: 503,
     # Changed twice during one request: let the client retry.
     errors.SourceChanged: 503,
+    errors.DeadlineExceeded: 504,
 }
 
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import GigatileError, UnsupportedImage
+from ..errors import DeadlineExceeded, GigatileError, UnsupportedImage
 from ..sources.reader import ObjectReader
 from ..sources.vips_source import RangeSource
 from ..vips import vips
@@ -104,11 +105,22 @@ class OpenImages:
         return self._bytes
 
 
-def run_guarded(opened: Opened, cache: OpenImages, fn):
-    """Run a libvips call that pulls pixels from `opened`, mapping and cleaning up failures."""
+def run_guarded(opened: Opened, cache: OpenImages, image, fn, deadline: float):
+    """Run `fn`, a libvips call computing `image` from `opened`, within `deadline`
+    (monotonic): map failures to their cause and drop the open image they may have spoilt."""
+    opened.source.extend_deadline(deadline)
+
+    def stop_when_late(img, progress):
+        if time.monotonic() > deadline:
+            img.set_kill(True)
+
+    image.set_progress(True)
+    image.signal_connect("eval", stop_when_late)
     try:
         with vips_errors(opened.source):
             return fn()
     except GigatileError:
         cache.discard(opened)
+        if time.monotonic() > deadline:
+            raise DeadlineExceeded("the request's time budget ran out while rendering") from None
         raise

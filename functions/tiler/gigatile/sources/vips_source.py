@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 
-from ..errors import GigatileError
+from ..errors import DeadlineExceeded, GigatileError
 from ..vips import vips
 from .reader import ObjectReader
 
@@ -24,6 +25,9 @@ class RangeSource:
         # Set once the header is parsed and the format is known to be random-access:
         # from then on each read is a tile's bytes, fetched exactly.
         self.exact_reads = False
+        # The latest deadline of the renders reading through this source (monotonic time):
+        # a read after it fails, so a render stuck on slow S3 ends as a 504.
+        self.deadline = 0.0
         self._error: GigatileError | None = None
         # libvips worker threads call the handlers; the position is shared state.
         self._lock = threading.Lock()
@@ -31,9 +35,15 @@ class RangeSource:
         self.source.on_read(self._on_read)
         self.source.on_seek(self._on_seek)
 
+    def extend_deadline(self, deadline: float) -> None:
+        with self._lock:
+            self.deadline = max(self.deadline, deadline)
+
     def _on_read(self, length: int) -> bytes | None:
         with self._lock:
             try:
+                if self.deadline and time.monotonic() > self.deadline:
+                    raise DeadlineExceeded("the request's time budget ran out while reading the image")
                 data = self.reader.read(self._pos, length, self.exact_reads)
             except GigatileError as exc:
                 self._error = self._error or exc
