@@ -2,12 +2,15 @@
 
 Tests and benchmarks point AWS_ENDPOINT_URL_S3 at it to count S3 GETs and bytes from
 the outside, independently of gigatile's own counters. It can add a fixed delay per
-request (S3's first-byte latency).
+request (S3's first-byte latency) and inject faults into the next GETs: `faults` is a
+list consumed one per GET, of "slowdown" (503 SlowDown), "internal" (500 InternalError)
+and "reset" (the connection closes halfway through the body).
 """
 
 from __future__ import annotations
 
 import http.client
+import socket
 import threading
 import time
 from dataclasses import dataclass
@@ -31,6 +34,7 @@ class CountingProxy:
         target = urlsplit(upstream)
         self.records: list[Record] = []
         self.delay_ms = delay_ms
+        self.faults: list[str] = []
         lock = threading.Lock()
         proxy = self
 
@@ -40,9 +44,38 @@ class CountingProxy:
             def log_message(self, *args):  # quiet
                 pass
 
+            def _record(self, status: int, size: int, etag: str | None = None):
+                with lock:
+                    proxy.records.append(
+                        Record(
+                            self.command,
+                            self.path,
+                            self.headers.get("Range"),
+                            status,
+                            size,
+                            self.headers.get("If-Match"),
+                            etag,
+                        )
+                    )
+
+            def _error(self, status: int, code: str):
+                body = f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code></Error>".encode()
+                self._record(status, len(body))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/xml")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def _forward(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
+                with lock:
+                    fault = proxy.faults.pop(0) if self.command == "GET" and proxy.faults else None
+                if fault == "slowdown":
+                    return self._error(503, "SlowDown")
+                if fault == "internal":
+                    return self._error(500, "InternalError")
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
                 if proxy.delay_ms:
                     time.sleep(proxy.delay_ms / 1000)
@@ -51,25 +84,19 @@ class CountingProxy:
                 resp = conn.getresponse()
                 data = resp.read()
                 conn.close()
-                with lock:
-                    proxy.records.append(
-                        Record(
-                            self.command,
-                            self.path,
-                            self.headers.get("Range"),
-                            resp.status,
-                            len(data),
-                            self.headers.get("If-Match"),
-                            resp.getheader("ETag"),
-                        )
-                    )
+                self._record(resp.status, len(data), resp.getheader("ETag"))
                 self.send_response(resp.status)
                 for key, value in resp.getheaders():
                     if key.lower() not in ("transfer-encoding", "connection", "content-length"):
                         self.send_header(key, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                if self.command != "HEAD":
+                if fault == "reset":
+                    self.wfile.write(data[: len(data) // 2])
+                    self.wfile.flush()
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    self.close_connection = True
+                elif self.command != "HEAD":
                     self.wfile.write(data)
 
             do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = _forward

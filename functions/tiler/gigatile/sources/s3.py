@@ -6,7 +6,13 @@ import threading
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionError,
+    HTTPClientError,
+    ResponseStreamingError,
+)
 
 from ..errors import Forbidden, ImageNotFound, SourceChanged, UpstreamError, UpstreamUnavailable
 from .base import ObjectVersion, Store
@@ -19,7 +25,7 @@ def make_client(max_connections: int):
     """The endpoint comes from boto3's own AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL."""
     config = Config(
         max_pool_connections=max_connections,
-        retries={"mode": "standard", "max_attempts": 3},
+        retries={"mode": "standard", "total_max_attempts": 3},  # the first try included
         # Three attempts of at most 2 + 2 s stay inside the default 8 s request deadline.
         connect_timeout=2,
         read_timeout=2,
@@ -61,10 +67,11 @@ class S3Store(Store):
         if etag is not None:
             args["IfMatch"] = f'"{etag}"'
         try:
-            resp = self.client().get_object(**args)
-            data = resp["Body"].read()
+            resp, data = self._get_and_read(args)
         except ClientError as exc:
             return self._client_error(exc, key)
+        except ResponseStreamingError as exc:
+            raise UpstreamError("S3 broke off the response body twice") from exc
         except (ConnectionError, HTTPClientError) as exc:
             raise UpstreamUnavailable(f"S3 unreachable: {type(exc).__name__}") from exc
         except BotoCoreError as exc:
@@ -78,6 +85,17 @@ class S3Store(Store):
         if len(data) != expected:
             raise UpstreamError(f"S3 returned {len(data)} bytes, expected {expected}")
         return data, version
+
+    def _get_and_read(self, args: dict):
+        # botocore retries a failed request, but not a body cut off halfway (a reset
+        # connection): that gets one more GET here.
+        for attempt in (1, 2):
+            try:
+                resp = self.client().get_object(**args)
+                return resp, resp["Body"].read()
+            except ResponseStreamingError:
+                if attempt == 2:
+                    raise
 
     def _client_error(self, exc: ClientError, key: str):
         code = exc.response.get("Error", {}).get("Code", "")
