@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 
 import pytest
 
+from gigatile.observability import logger
 from infra.events import api_gateway_event as event
 
 
@@ -30,13 +32,29 @@ def handler(configure):
     return handler
 
 
+@pytest.fixture
+def tile_logs():
+    """Log records of the Powertools logger, kept as they are emitted."""
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            if record.getMessage() == "tile":
+                records.append(record)
+
+    keep = Keep()
+    logger.addHandler(keep)
+    yield records
+    logger.removeHandler(keep)
+
+
 def headers_of(response: dict) -> dict:
     return {k.lower(): v for k, v in response["headers"].items()}
 
 
 @pytest.mark.parametrize("kind", ["http-api-v2", "rest-api-v1"])
 @pytest.mark.parametrize("fmt,media", [("jpeg", "image/jpeg"), ("png", "image/png"), ("webp", "image/webp")])
-def test_tile_through_lambda_is_base64_with_its_content_type(handler, kind, fmt, media, capsys):
+def test_tile_through_lambda_is_base64_with_its_content_type(handler, kind, fmt, media, capsys, tile_logs):
     query = {"path": "pyr.tif", "level": 5, "x": 3, "y": 4, "format": fmt}
     response = handler(event(kind, "/api/v1/image/tile", query), Context())
     assert response["statusCode"] == 200
@@ -50,6 +68,10 @@ def test_tile_through_lambda_is_base64_with_its_content_type(handler, kind, fmt,
     from helpers import decode
 
     assert decode(body).width == 256
+    # The structured log line, formatted by Powertools as it would reach CloudWatch.
+    line = json.loads(logger.registered_formatter.format(tile_logs[-1]))
+    assert {"message": "tile", "image": "pyr.tif", "tile_level": 5, "x": 3, "y": 4}.items() <= line.items()
+    assert line["function_request_id"] == Context.aws_request_id and line["s3_gets"] >= 1
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert emf, "no EMF metrics were flushed"
     names = {m["Name"] for d in emf[-1]["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}

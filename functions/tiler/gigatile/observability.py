@@ -27,15 +27,14 @@ def _tracing_wanted() -> bool:
 tracer = Tracer(service=SERVICE) if _tracing_wanted() else None
 
 
-def record_tile(image: str, level: int, x: int, y: int, tile) -> None:
-    """One structured log line and the per-tile metrics."""
+def record_tile(image: str, tile, **where) -> None:
+    """One structured log line (image, where in it: tile_level/x/y or IIIF region/size) and
+    the per-tile metrics. ("level" is the log record's own key: INFO, WARNING …)"""
     logger.info(
         "tile",
         extra={
             "image": image,
-            "level": level,
-            "x": x,
-            "y": y,
+            **where,
             "render_ms": round(tile.render_ms, 2),
             "s3_gets": tile.stats.gets,
             "s3_bytes": tile.stats.bytes,

@@ -95,11 +95,6 @@ class OpenImages:
                     del self._items[key]
                     self._bytes -= value.cost
 
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
-
     @property
     def size(self) -> int:
         return self._bytes

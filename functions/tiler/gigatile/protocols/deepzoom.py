@@ -77,6 +77,6 @@ def deepzoom(
     if not_modified(request, etag):
         return not_modified_response(headers)
     result = tiler.tile(image_id, lambda w, h: DeepZoomGrid(w, h, tile_size, overlap), level, col, row, fmt, quality)
-    record_tile(image_id, level, col, row, result)
+    record_tile(image_id, result, tile_level=level, x=col, y=row)
     headers |= {"X-Tile-Width": str(result.width), "X-Tile-Height": str(result.height)}
     return Response(result.body, media_type=result.media_type, headers=headers)

@@ -196,7 +196,7 @@ def iiif(request: Request, path: str):
     result = tiler.render(image_id, plan, fmt, 90)
     if len(result.body) > settings.max_response_bytes:
         raise TooLarge(f"the encoded image is {len(result.body)} bytes, over {settings.max_response_bytes}")
-    record_tile(image_id, -1, 0, 0, result)
+    record_tile(image_id, result, region=m["region"], size=m["size"])
     return Response(result.body, media_type=result.media_type, headers=headers)
 
 

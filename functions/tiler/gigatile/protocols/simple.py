@@ -54,6 +54,6 @@ def tile(
     if not_modified(request, etag):
         return not_modified_response(headers)
     result = tiler.tile(image_id, lambda w, h: TileGrid(w, h, tile_size), level, x, y, fmt, quality)
-    record_tile(image_id, level, x, y, result)
+    record_tile(image_id, result, tile_level=level, x=x, y=y)
     headers |= {"X-Tile-Width": str(result.width), "X-Tile-Height": str(result.height)}
     return Response(result.body, media_type=result.media_type, headers=headers)

@@ -37,8 +37,3 @@ class ByteLRU:
     @property
     def size(self) -> int:
         return self._bytes
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self._bytes = 0
