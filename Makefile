@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 PYTHON ?= python3
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format measure cold-start clean sam-check sam-build vendor browser
+.PHONY: install demo test lint format measure cold-start clean sam-check sam-build vendor system-packages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,11 +20,13 @@ demo: install
 
 ## make test: lint, then the whole test suite (real S3 server on loopback, real libvips,
 ## the viewer in Debian's headless Chromium, installed here when missing)
-test: install lint browser
+test: install lint system-packages
 	$(VENV)/bin/pytest -q
 
-browser:
-	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+# Debian's Chromium for the viewer test, libmagic for the IIIF validator; installed when missing.
+system-packages:
+	@command -v chromium >/dev/null && ldconfig -p | grep -q libmagic.so.1 || \
+	  { apt-get update -qq && apt-get install -y -qq chromium libmagic1 >/dev/null; }
 
 ## make vendor: OpenSeadragon from the npm registry into the package (committed; rerun to update)
 OSD_VERSION := 6.1.1
