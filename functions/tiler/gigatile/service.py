@@ -179,6 +179,4 @@ def warm_up() -> None:
     from .vips import vips
 
     vips()
-    store = get_tiler().store
-    if hasattr(store, "client"):
-        store.client()
+    get_tiler().store.warm()

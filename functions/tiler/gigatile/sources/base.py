@@ -23,6 +23,10 @@ class Store(ABC):
     def key_for(self, image_id: str) -> str:
         """Map a validated image id to this store's key (prefix applied)."""
 
+    def warm(self) -> None:
+        """Create now what the first fetch would (a client, its connections); none by default."""
+        return None
+
     @abstractmethod
     def fetch(self, key: str, start: int, end: int, etag: str | None) -> tuple[bytes, ObjectVersion]:
         """Bytes start..end inclusive (clipped to the object) and the version they belong to.

@@ -59,6 +59,9 @@ class S3Store(Store):
                 self._client = make_client(self.max_connections)
             return self._client
 
+    def warm(self) -> None:
+        self.client()
+
     def key_for(self, image_id: str) -> str:
         return self.prefix + image_id
 
