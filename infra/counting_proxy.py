@@ -5,11 +5,16 @@ the outside, independently of gigatile's own counters. It can add a fixed delay 
 request (S3's first-byte latency) and inject faults into the next GETs: `faults` is a
 list consumed one per GET, of "slowdown" (503 SlowDown), "internal" (500 InternalError)
 and "reset" (the connection closes halfway through the body).
+
+Another process (a benchmark's measured child) can read and reset the counts over HTTP:
+`GET /__proxy/stats` → {"gets", "bytes", "heads"} since `POST /__proxy/reset`; such
+control requests are not forwarded nor counted.
 """
 
 from __future__ import annotations
 
 import http.client
+import json
 import socket
 import threading
 import time
@@ -40,6 +45,9 @@ class CountingProxy:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes: with Nagle's algorithm on, a small
+            # body then waits for the client's delayed ACK (40 ms on Linux).
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):  # quiet
                 pass
@@ -67,7 +75,26 @@ class CountingProxy:
                 self.end_headers()
                 self.wfile.write(body)
 
+            def _control(self):
+                gets = proxy.gets()
+                body = json.dumps(
+                    {
+                        "gets": len(gets),
+                        "bytes": sum(r.bytes for r in gets),
+                        "heads": sum(r.method == "HEAD" for r in list(proxy.records)),
+                    }
+                ).encode()
+                if self.path == "/__proxy/reset":
+                    proxy.reset()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
             def _forward(self):
+                if self.path.startswith("/__proxy/"):
+                    return self._control()
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else None
                 with lock:

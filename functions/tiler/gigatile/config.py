@@ -86,6 +86,8 @@ class Settings:
     max_response_bytes: int
     # Base of absolute URLs (IIIF ids) when the app sits behind a CDN, e.g. https://tiles.example.org
     public_url: str
+    # Serve a stored JPEG tile as it is when a request maps exactly onto it (no re-encode).
+    passthrough: bool
 
 
 def _default_source() -> str:
@@ -119,4 +121,5 @@ def get_settings() -> Settings:
         max_output_pixels=env_int("GIGATILE_MAX_OUTPUT_PIXELS", 16_000_000, 4096, 10**9),
         max_response_bytes=env_int("GIGATILE_MAX_RESPONSE_BYTES", 4_400_000, 65536, 10**9),
         public_url=os.environ.get("GIGATILE_PUBLIC_URL", "").rstrip("/"),
+        passthrough=env_int("GIGATILE_PASSTHROUGH", 1, 0, 1) == 1,
     )

@@ -40,6 +40,7 @@ def record_tile(image: str, tile, **where) -> None:
             "s3_bytes": tile.stats.bytes,
             "cache_hits": tile.stats.hits,
             "bytes_out": len(tile.body),
+            "passthrough": tile.passthrough,
         },
     )
     metrics.add_metric(name="TileLatency", unit=MetricUnit.Milliseconds, value=tile.render_ms)

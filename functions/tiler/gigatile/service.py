@@ -17,18 +17,19 @@ from dataclasses import dataclass, field
 from . import __version__
 from .config import Settings, get_settings
 from .errors import DeadlineExceeded, SourceChanged
-from .imaging.encode import MEDIA_TYPES, encode
+from .imaging.encode import DEFAULT_QUALITY, MEDIA_TYPES, encode
 from .imaging.geometry import Grid, TileGrid
 from .imaging.opened import OpenImages, run_guarded
 from .imaging.render import Plan, render
 from .imaging.source_image import SourceImage
+from .imaging.stored_tiles import stored_tile
 from .sources.base import ObjectVersion, Store
 from .sources.blocks import ByteLRU
 from .sources.ids import validate_image_id
 from .sources.reader import ObjectReader, ReadStats
 
 # Bump when rendering changes, so tile ETags change with it.
-RENDER_VERSION = "1"
+RENDER_VERSION = "2"
 
 
 @dataclass
@@ -39,6 +40,7 @@ class Tile:
     height: int
     stats: ReadStats = field(default_factory=ReadStats)
     render_ms: float = 0.0
+    passthrough: bool = False  # the stored JPEG tile, as it is
 
 
 def make_store(settings: Settings) -> Store:
@@ -132,7 +134,14 @@ class Tiler:
         }
 
     def tile(
-        self, image_id: str, grid_for: Callable[[int, int], Grid], level: int, x: int, y: int, fmt: str, quality: int
+        self,
+        image_id: str,
+        grid_for: Callable[[int, int], Grid],
+        level: int,
+        x: int,
+        y: int,
+        fmt: str,
+        quality: int | None,
     ) -> Tile:
         """Tile (x, y) of `level` in the grid `grid_for(width, height)` lays over the image."""
 
@@ -143,8 +152,9 @@ class Tiler:
 
         return self.render(image_id, plan, fmt, quality)
 
-    def render(self, image_id: str, plan_for: Callable[[SourceImage], Plan], fmt: str, quality: int) -> Tile:
-        """Render the plan `plan_for(source)` makes, encoded as `fmt`."""
+    def render(self, image_id: str, plan_for: Callable[[SourceImage], Plan], fmt: str, quality: int | None) -> Tile:
+        """Render the plan `plan_for(source)` makes, encoded as `fmt` at `quality` (None: the
+        default, or a stored JPEG tile's own quality when it can be served as it is)."""
         deadline = time.monotonic() + self.settings.deadline_ms / 1000
         return self._once_more_if_changed(lambda: self._render(image_id, plan_for, fmt, quality, deadline))
 
@@ -152,12 +162,23 @@ class Tiler:
         src = self.source(image_id)
         plan = plan_for(src)
         before = src.reader.snapshot()
+        if time.monotonic() > deadline:  # opening the image took it all
+            raise DeadlineExceeded("the request's time budget ran out before rendering")
+        if fmt == "jpeg" and self.settings.passthrough:
+            start = time.perf_counter()
+            body = stored_tile(src, plan, quality)
+            if body is not None:
+                elapsed = (time.perf_counter() - start) * 1000
+                stats = src.reader.snapshot().since(before)
+                return Tile(body, MEDIA_TYPES[fmt], *plan.out, stats, elapsed, passthrough=True)
         with self._renders:
-            if time.monotonic() > deadline:  # opening the image, or waiting for a render slot
+            if time.monotonic() > deadline:  # waiting for a render slot
                 raise DeadlineExceeded("the request's time budget ran out before rendering")
             start = time.perf_counter()
             opened, image = render(src, plan)
-            body = run_guarded(opened, self.images, image, lambda: encode(image, fmt, quality), deadline)
+            body = run_guarded(
+                opened, self.images, image, lambda: encode(image, fmt, quality or DEFAULT_QUALITY), deadline
+            )
             elapsed = (time.perf_counter() - start) * 1000
         return Tile(body, MEDIA_TYPES[fmt], image.width, image.height, src.reader.snapshot().since(before), elapsed)
 

@@ -6,6 +6,7 @@ from ..errors import InvalidParameter
 
 MEDIA_TYPES = {"jpeg": "image/jpeg", "png": "image/png", "webp": "image/webp", "avif": "image/avif"}
 ALIASES = {"jpg": "jpeg"}
+DEFAULT_QUALITY = 90  # when the request names none
 AUTO = "auto"  # chosen per request from Accept: AVIF, else WebP, else JPEG
 
 

@@ -7,12 +7,14 @@ level itself (its header only) when it is first needed, so an open costs one lev
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
 from ..errors import TooLarge
 from ..sources.reader import ObjectReader
 from .opened import Opened, OpenImages
+from .stored_tiles import NotPassable, TiffLayout
 
 
 @dataclass(frozen=True)
@@ -70,8 +72,7 @@ class SourceImage:
         30000 → 15000 → … → 937), so the factor is the nominal power of two whenever the
         level's size matches it; other writers' levels use their measured ratio.
         """
-        candidates = [lv for lv in self.levels if lv.downsample <= max(scale, 1)]
-        level = candidates[-1]
+        level = self.level_at(scale)
         if not self._decode_fits(level):
             raise TooLarge(
                 f"a 1/{scale:g} view of this {self.width}×{self.height} {self.format} image "
@@ -82,6 +83,20 @@ class SourceImage:
         d = level.downsample
         nominal = abs(opened.image.width - self.width / d) <= 1 and abs(opened.image.height - self.height / d) <= 1
         return opened, d if nominal else self.width / opened.image.width
+
+    def level_at(self, scale: float) -> Level:
+        """The coarsest level whose nominal downsample is at most `scale`."""
+        return [lv for lv in self.levels if lv.downsample <= max(scale, 1)][-1]
+
+    @functools.cached_property
+    def tiff_layout(self) -> TiffLayout | None:
+        """Where a TIFF stores its tiles (for pass-through), or None for other files."""
+        if self.format != "tiff":
+            return None
+        try:
+            return TiffLayout(self.reader)
+        except NotPassable:
+            return None
 
     def _decode_fits(self, level: Level) -> bool:
         if self.format == "tiff":  # read tile by tile, never decoded whole

@@ -29,7 +29,7 @@ router = APIRouter(prefix="/dzi", tags=["deepzoom"])
 TILE_PATH = re.compile(r"^(?P<id>.+)_files/(?P<level>\d{1,4})/(?P<col>\d{1,9})_(?P<row>\d{1,9})\.(?P<fmt>\w{1,8})$")
 TileSize = Annotated[int, Query(ge=64, le=1024)]
 Overlap = Annotated[int, Query(ge=0, le=2)]
-Quality = Annotated[int, Query(ge=1, le=100)]
+Quality = Annotated[int | None, Query(ge=1, le=100, description="default 90, or a stored tile's own")]
 DZI_TYPE = "application/xml"
 
 
@@ -48,7 +48,7 @@ def deepzoom(
     tile_size: TileSize | None = None,
     overlap: Overlap | None = None,
     format: Annotated[str, Query(max_length=8)] = "jpeg",
-    quality: Quality = 90,
+    quality: Quality = None,
 ):
     settings, tiler = get_settings(), get_tiler()
     tile_size = settings.dz_tile_size if tile_size is None else tile_size

@@ -193,7 +193,7 @@ def iiif(request: Request, path: str):
     headers = cache_headers(settings, etag, version, pinned=False) | {"Link": PROFILE_LINK} | negotiated
     if not_modified(request, etag):
         return not_modified_response(headers)
-    result = tiler.render(image_id, plan, fmt, 90)
+    result = tiler.render(image_id, plan, fmt, None)
     if len(result.body) > settings.max_response_bytes:
         raise TooLarge(f"the encoded image is {len(result.body)} bytes, over {settings.max_response_bytes}")
     record_tile(image_id, result, region=m["region"], size=m["size"])

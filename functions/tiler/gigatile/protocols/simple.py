@@ -42,7 +42,7 @@ def tile(
     x: Coordinate,
     y: Coordinate,
     tile_size: TileSize = 256,
-    quality: Annotated[int, Query(ge=1, le=100)] = 90,
+    quality: Annotated[int | None, Query(ge=1, le=100, description="default 90, or a stored tile's own")] = None,
     format: Annotated[str, Query(max_length=8)] = "jpeg",
     v: Annotated[str | None, Query(max_length=200, description="source version from meta")] = None,
 ):

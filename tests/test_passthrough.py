@@ -1,0 +1,115 @@
+"""Pass-through: a request that maps exactly onto one stored JPEG tile of a pyramid gets
+that tile's bytes (with the TIFF's JPEGTables spliced in), checked against tifffile's
+reading of the same file and against libvips' decode of the same level."""
+
+from __future__ import annotations
+
+import pytest
+import tifffile
+
+from gigatile.imaging.stored_tiles import jpeg_quality
+from gigatile.vips import vips
+
+TILE = "/api/v1/image/tile"
+# pyr.tif / pages.tif: 3000 × 5000, max_level 5, source levels 1, 1/2 … 1/32, Q90.
+# (level, x, y): full resolution, 1/2, 1/4 — all interior tiles.
+INTERIOR = [(5, 3, 7), (5, 10, 18), (4, 2, 3), (3, 1, 2)]
+
+
+def stored_jpeg(path, level_index, x, y):
+    """The stored tile as tifffile finds it, made a JPEG the same way: tables, Adobe marker
+    when the TIFF says RGB (libvips writes RGB JPEG at Q ≥ 90), the stream."""
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        if level_index:
+            page = tif.series[0].levels[level_index].keyframe
+        cols = -(-page.imagewidth // page.tilewidth)
+        index = y * cols + x
+        with open(path, "rb") as f:
+            f.seek(page.dataoffsets[index])
+            data = f.read(page.databytecounts[index])
+        adobe = b"\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00\x00" if page.photometric == 2 else b""
+        return page.jpegtables[:-2] + adobe + data[2:]
+
+
+def level_image(path, level_index, layout):
+    if not level_index:
+        return vips().Image.new_from_file(str(path))
+    option = {"subifd": level_index - 1} if layout == "pyr.tif" else {"page": level_index}
+    return vips().Image.new_from_file(str(path), **option)
+
+
+@pytest.mark.parametrize("image", ["pyr.tif", "pages.tif"])
+@pytest.mark.parametrize("level,x,y", INTERIOR)
+def test_aligned_jpeg_tile_is_the_stored_tile(client, s3, images, image, level, x, y):
+    resp = client.get(TILE, params={"path": image, "level": level, "x": x, "y": y})
+    assert resp.status_code == 200
+    level_index = 5 - level
+    assert resp.content == stored_jpeg(images[image], level_index, x, y)
+    # Pixel-identical to libvips' decode of the same tile of the same level.
+    served = vips().Image.jpegload_buffer(resp.content)
+    reference = level_image(images[image], level_index, image).crop(x * 256, y * 256, 256, 256)
+    assert (served.width, served.height) == (256, 256)
+    assert (served - reference).abs().max() == 0
+
+
+def test_one_exact_get_for_a_new_stored_tile(client, s3):
+    client.get(TILE, params={"path": "pyr.tif", "level": 5, "x": 0, "y": 0})
+    s3.proxy.reset()
+    resp = client.get(TILE, params={"path": "pyr.tif", "level": 5, "x": 6, "y": 11})
+    (record,) = s3.proxy.gets("/imgs/")
+    start, end = map(int, record.range.removeprefix("bytes=").split("-"))
+    assert record.bytes == end - start + 1 < len(resp.content)
+
+
+def test_source_quality_is_read_from_the_tables(images):
+    with tifffile.TiffFile(images["pyr.tif"]) as tif:
+        assert jpeg_quality(tif.pages[0].jpegtables) == 90
+
+
+@pytest.mark.parametrize(
+    "params,why",
+    [
+        ({"quality": 75}, "another quality is re-encoded"),
+        ({"format": "png"}, "another format"),
+        ({"tile_size": 512, "level": 4}, "a tile that spans four stored tiles"),
+        ({"level": 5, "x": 11, "y": 19}, "edge tile: the stored one is padded to 256 × 256"),
+        ({"level": 1, "x": 0, "y": 0}, "1/32 level resized down from the smallest stored level"),
+    ],
+)
+def test_other_requests_are_rendered(client, images, params, why):
+    query = {"path": "pyr.tif", "level": 5, "x": 3, "y": 7, **params}
+    resp = client.get(TILE, params=query)
+    assert resp.status_code == 200
+    level_index = 5 - query["level"] if query.get("tile_size", 256) == 256 else None
+    if level_index is not None and level_index < 6:
+        assert resp.content != stored_jpeg(images["pyr.tif"], min(level_index, 5), query["x"], query["y"]), why
+
+
+def test_explicit_source_quality_passes_through_and_off_switch_renders(configure, images):
+    reference = stored_jpeg(images["pyr.tif"], 0, 3, 7)
+    query = {"path": "pyr.tif", "level": 5, "x": 3, "y": 7}
+    assert configure().get(TILE, params={**query, "quality": 90}).content == reference
+    rendered = configure(GIGATILE_PASSTHROUGH=0).get(TILE, params=query)
+    assert rendered.status_code == 200 and rendered.content != reference
+
+
+def test_iiif_and_deepzoom_aligned_tiles_pass_through(client, images):
+    reference = stored_jpeg(images["pyr.tif"], 0, 3, 7)
+    iiif = client.get("/iiif/3/pyr.tif/768,1792,256,256/256,/0/default.jpg")
+    assert iiif.status_code == 200 and iiif.content == reference
+    # DeepZoom level 13 is full size for 5000 px (ceil(log2(5000)) = 13); 256 px, no overlap.
+    dz = client.get("/dzi/pyr.tif_files/13/3_7.jpeg")
+    assert dz.status_code == 200 and dz.content == reference
+
+
+def test_ycbcr_pyramid_passes_through_pixel_identical(configure, tmp_path):
+    # Below Q90 libvips stores YCbCr JPEG tiles (chroma subsampled): no marker is added.
+    from infra.local_stack import make_pyramid
+
+    path = make_pyramid(tmp_path / "q85.tif", 1024, 768, quality=85, grain=4)
+    resp = configure(GIGATILE_SOURCE=tmp_path).get(TILE, params={"path": "q85.tif", "level": 2, "x": 1, "y": 1})
+    assert resp.status_code == 200
+    assert resp.content == stored_jpeg(path, 0, 1, 1)
+    served = vips().Image.jpegload_buffer(resp.content)
+    assert (served - vips().Image.new_from_file(str(path)).crop(256, 256, 256, 256)).abs().max() == 0
