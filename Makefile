@@ -4,12 +4,12 @@ PY     := $(VENV)/bin/python
 PYTHON ?= python3
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint format measure cold-start clean sam-check sam-build vendor system-packages
+.PHONY: install demo test lint format measure bench cold-start clean sam-check sam-build vendor system-packages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[binary,server,demo,test]'
+	$(PY) -m pip install --quiet -e '.[binary,server,demo,test,bench]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -20,7 +20,7 @@ demo: install
 
 ## make test: lint, then the whole test suite (real S3 server on loopback, real libvips,
 ## the viewer in Debian's headless Chromium, installed here when missing)
-test: install lint system-packages
+test: install lint system-packages $(S3RVER)
 	$(VENV)/bin/pytest -q
 
 # Debian's Chromium for the viewer test, libmagic for the IIIF validator; installed when missing.
@@ -50,6 +50,16 @@ format: install
 ## make measure: GETs and bytes per tile, render time, peak RSS over 1,000 random tiles
 measure: install
 	$(PY) infra/measure.py
+
+## make bench: gigatile vs a naive source, whole-object Pillow, rio-tiler on a COG and static
+## dzsave tiles, at 0 and 20 ms per S3 request; writes docs/benchmarks.md, .json and .png
+S3RVER := build/s3rver/node_modules/.bin/s3rver
+$(S3RVER):
+	mkdir -p build/s3rver
+	npm install --silent --no-audit --no-fund --prefix build/s3rver s3rver@3.7.1
+
+bench: install $(S3RVER)
+	$(PY) -m infra.bench
 
 clean:
 	rm -rf $(VENV) $(SAMVENV) .aws-sam .pytest_cache .ruff_cache

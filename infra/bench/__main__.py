@@ -179,9 +179,12 @@ def main() -> None:
                     runs.append(report.summarize(label, delay, result, top, seq))
                     print(report.one_line(runs[-1]), flush=True)
             proxy.delay_ms = 0
-            giant = run_child("gigatile", "giant.tif", files["giant"], proxy, env, False, 0, 0)
-            runs.append(report.summarize(f"gigatile, {sizes['giant']:,} px square", 0, giant, None, "giant"))
-            print(report.one_line(runs[-1]), flush=True)
+            giant_top = grid_levels(sizes["giant"], sizes["giant"])
+            for label, extra in (("", {}), (", re-encoding", no_pass)):
+                giant = run_child("gigatile", "giant.tif", files["giant"], proxy, {**env, **extra}, False, 0, 0)
+                label = f"gigatile, {sizes['giant']:,} px square{label}"
+                runs.append(report.summarize(label, 0, giant, giant_top, "giant"))
+                print(report.one_line(runs[-1]), flush=True)
         finally:
             proxy.stop()
             server.terminate()
