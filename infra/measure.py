@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import resource
 import statistics
 import subprocess
 import sys
@@ -18,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from infra.counting_proxy import CountingProxy  # noqa: E402
-from infra.local_stack import make_pyramid, start_moto, upload, use_credentials  # noqa: E402
+from infra.local_stack import make_pyramid, peak_rss_mib, start_moto, upload, use_credentials  # noqa: E402
 
 BUCKET = "gigatile-measure"
 
@@ -74,7 +73,7 @@ def run(args, proxy: CountingProxy) -> None:
     from gigatile.imaging.geometry import TileGrid
     from gigatile.service import get_tiler
 
-    rss_start = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss_start = peak_rss_mib()
     tiler = get_tiler()
     proxy.reset()
     meta = tiler.meta("sample.tif", 256)
@@ -104,7 +103,7 @@ def run(args, proxy: CountingProxy) -> None:
     for level, x, y in plan:
         cached_ms.append(tiler.tile("sample.tif", make_grid, level, x, y, "jpeg", 90).render_ms)
     repeat_gets = len(proxy.gets())
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mib()
 
     full = [t for t in new_tiles if t[0] == grid.max_level]
     # Tiles after the first at each level (the first one opens that pyramid level).

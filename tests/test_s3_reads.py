@@ -26,8 +26,9 @@ def test_cold_open_costs(client, s3, image, expected):
     assert client.get(META, params={"path": image}).status_code == 200
     records = gets(s3)
     assert len(records) == expected, records
-    # The first GET is a ranged read of block 0 (no HEAD: its Content-Range gives the size).
-    assert records[0].range == "bytes=0-262143"
+    # The first GET is a ranged read of the open window, blocks 0–1 (no HEAD: its
+    # Content-Range gives the size).
+    assert records[0].range == "bytes=0-524287"
     assert not [r for r in s3.proxy.records if r.method == "HEAD"]
 
 

@@ -13,12 +13,12 @@ STARTED = time.perf_counter()  # before any heavy import: the cold start counts 
 import argparse  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
-import resource  # noqa: E402
 import sys  # noqa: E402
 import urllib.request  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+from infra.local_stack import peak_rss_mib  # noqa: E402
 
 
 def proxy_stats(control: str, reset: bool = False) -> dict:
@@ -81,7 +81,7 @@ def main() -> None:
             "cpu_s": time.process_time() - cpu,
             "gets": stats["gets"],
         }
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak = peak_rss_mib()
     print(json.dumps({"rows": rows, "cold_s": first_tile_s, "repeat": repeat, "peak_rss_mb": peak}))
 
 

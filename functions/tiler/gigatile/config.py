@@ -67,6 +67,7 @@ class Settings:
     # How long a learnt source version (ETag) is trusted before it is checked again.
     version_ttl: int
     block_size: int
+    open_read_bytes: int
     block_cache_bytes: int
     open_image_cache_bytes: int
     # Largest image (in pixels) decoded whole when a source is not tiled.
@@ -109,6 +110,7 @@ def get_settings() -> Settings:
         meta_max_age=env_int("GIGATILE_META_MAX_AGE", 300, 0, 31536000),
         version_ttl=env_int("GIGATILE_VERSION_TTL", 300, 0, 86400),
         block_size=env_int("GIGATILE_BLOCK_SIZE", 256 * 1024, 4096, 16 * 1024 * 1024),
+        open_read_bytes=env_int("GIGATILE_OPEN_READ_KB", 512, 4, 65536) * 1024,
         block_cache_bytes=env_int("GIGATILE_BLOCK_CACHE_MB", 64, 1, 4096) * 1024 * 1024,
         open_image_cache_bytes=env_int("GIGATILE_IMAGE_CACHE_MB", 128, 1, 8192) * 1024 * 1024,
         max_decode_pixels=env_int("GIGATILE_MAX_DECODE_PIXELS", 64_000_000, 1, 10**12),

@@ -88,9 +88,10 @@ class Tiler:
     # -- lookup ------------------------------------------------------------------------
     def reader(self, image_id: str) -> ObjectReader:
         key = self.store.key_for(validate_image_id(image_id))
+        s = self.settings
         return self._readers.get_or_make(
             key,
-            lambda: ObjectReader(self.store, key, self.blocks, self.settings.block_size, self.settings.version_ttl),
+            lambda: ObjectReader(self.store, key, self.blocks, s.block_size, s.version_ttl, s.open_read_bytes),
         )
 
     def version(self, image_id: str) -> ObjectVersion:

@@ -19,6 +19,7 @@ from ..config import get_settings
 from ..errors import InvalidParameter
 from ..http.caching import cache_headers, not_modified, not_modified_response
 from ..http.negotiation import output_format
+from ..http.offload import offload
 from ..imaging.encode import normalize_format
 from ..imaging.geometry import DeepZoomGrid
 from ..observability import record_tile
@@ -42,6 +43,7 @@ def descriptor(width: int, height: int, tile_size: int, overlap: int, fmt: str) 
 
 
 @router.get("/{path:path}")
+@offload
 def deepzoom(
     request: Request,
     path: str,

@@ -19,6 +19,7 @@ from ..config import Settings, get_settings
 from ..errors import InvalidParameter, TooLarge
 from ..http.caching import cache_headers, not_modified, not_modified_response
 from ..http.negotiation import output_format
+from ..http.offload import offload
 from ..imaging.render import Plan
 from ..imaging.source_image import SourceImage
 from ..observability import record_tile
@@ -173,6 +174,7 @@ def info(src: SourceImage, service_id: str, limits: Limits) -> dict:
 
 
 @router.get("/{path:path}")
+@offload
 def iiif(request: Request, path: str):
     settings, tiler = get_settings(), get_tiler()
     if path.endswith("/info.json"):

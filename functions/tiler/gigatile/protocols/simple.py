@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from ..config import get_settings
 from ..http.caching import cache_headers, not_modified, not_modified_response
 from ..http.negotiation import output_format
+from ..http.offload import offload
 from ..imaging.geometry import TileGrid
 from ..observability import record_tile
 from ..service import get_tiler, tile_etag
@@ -24,6 +25,7 @@ Coordinate = Annotated[int, Query(ge=0)]
 
 
 @router.get("/meta")
+@offload
 def meta(request: Request, image_id: ImageId, tile_size: TileSize = 256):
     settings, tiler = get_settings(), get_tiler()
     version = tiler.version(image_id)
@@ -35,6 +37,7 @@ def meta(request: Request, image_id: ImageId, tile_size: TileSize = 256):
 
 
 @router.get("/tile")
+@offload
 def tile(
     request: Request,
     image_id: ImageId,

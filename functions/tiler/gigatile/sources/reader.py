@@ -42,12 +42,17 @@ class ReadStats:
 class ObjectReader:
     """All byte access to one key of one store; thread-safe."""
 
-    def __init__(self, store: Store, key: str, cache: ByteLRU, block_size: int, version_ttl: float):
+    def __init__(
+        self, store: Store, key: str, cache: ByteLRU, block_size: int, version_ttl: float, open_bytes: int = 0
+    ):
         self.store = store
         self.key = key
         self.cache = cache
         self.block_size = block_size
         self.version_ttl = version_ttl
+        # The first GET's size, in whole blocks: a COG keeps every IFD and tile-offset array
+        # in its first few hundred KiB, so one larger first read saves round trips at open.
+        self.open_blocks = max(1, -(-open_bytes // block_size))
         self.stats = ReadStats()
         self._version: ObjectVersion | None = None
         self._checked_at = 0.0
@@ -57,16 +62,19 @@ class ObjectReader:
 
     # -- version ---------------------------------------------------------------------
     def version(self) -> ObjectVersion:
-        """The pinned version, learnt (or re-checked after `version_ttl`) with one GET of block 0."""
+        """The pinned version, learnt (or re-checked after `version_ttl`) with one GET of the
+        first `open_blocks` blocks."""
         with self._lock:
             version, checked_at = self._version, self._checked_at
         if version is not None and time.monotonic() - checked_at < self.version_ttl:
             return version
-        data, version = self._get(0, self.block_size - 1, None)
+        bs = self.block_size
+        data, version = self._get(0, self.open_blocks * bs - 1, None)
         with self._lock:
             self._version = version
             self._checked_at = time.monotonic()
-        self.cache.put(self._block_key(version, 0), data)
+        for i in range(0, max(len(data), 1), bs):
+            self.cache.put(self._block_key(version, i // bs), data[i : i + bs])
         return version
 
     def forget_version(self) -> None:
