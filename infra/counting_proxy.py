@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import random
 import socket
 import threading
 import time
@@ -35,10 +36,11 @@ class Record:
 
 
 class CountingProxy:
-    def __init__(self, upstream: str, delay_ms: float = 0.0):
+    def __init__(self, upstream: str, delay_ms: float = 0.0, jitter_ms: float = 0.0):
         target = urlsplit(upstream)
         self.records: list[Record] = []
         self.delay_ms = delay_ms
+        self.jitter_ms = jitter_ms  # plus a random 0…jitter_ms per request (reorders replies)
         self.faults: list[str] = []
         lock = threading.Lock()
         proxy = self
@@ -104,8 +106,8 @@ class CountingProxy:
                 if fault == "internal":
                     return self._error(500, "InternalError")
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
-                if proxy.delay_ms:
-                    time.sleep(proxy.delay_ms / 1000)
+                if proxy.delay_ms or proxy.jitter_ms:
+                    time.sleep((proxy.delay_ms + random.uniform(0, proxy.jitter_ms)) / 1000)
                 conn = http.client.HTTPConnection(target.hostname, target.port, timeout=30)
                 conn.request(self.command, self.path, body=body, headers=headers)
                 resp = conn.getresponse()

@@ -117,7 +117,7 @@ def _ratio(a, b) -> str:
 
 def ratios(runs: list[dict]) -> list[str]:
     """gigatile ÷ each peer at the same delay: p50 latency, GETs and KiB per new tile."""
-    lines = ["| delay | gigatile ÷ | p50 latency | GETs / new tile | KiB / new tile | CPU / tile |", "|---" * 6 + "|"]
+    lines = ["| delay | ratio | p50 latency | GETs / new tile | KiB / new tile | CPU / tile |", "|---" * 6 + "|"]
     for delay in sorted({r["delay_ms"] for r in runs}):
         at = {r["setup"]: r for r in runs if r["delay_ms"] == delay and "error" not in r}
         pairs = [("gigatile", peer) for peer in RATIO_PEERS]
@@ -128,7 +128,7 @@ def ratios(runs: list[dict]) -> list[str]:
             if mine in at and peer in at:
                 a, b = at[mine], at[peer]
                 lines.append(
-                    f"| +{delay:g} ms | {peer} (vs {mine}) | {_ratio(a['p50_ms'], b['p50_ms'])} | "
+                    f"| +{delay:g} ms | {mine} ÷ {peer} | {_ratio(a['p50_ms'], b['p50_ms'])} | "
                     f"{_ratio(a['gets_per_tile'], b['gets_per_tile'])} | "
                     f"{_ratio(a['kib_per_tile'], b['kib_per_tile'])} | {_ratio(a['cpu_ms'], b['cpu_ms'])} |"
                 )

@@ -30,6 +30,11 @@ def _from_origin(request: Request) -> bool:
     return not secret or hmac.compare_digest(request.headers.get("x-origin-verify", ""), secret)
 
 
+def _repeated_parameter(request: Request) -> str | None:
+    keys = [key for key, _ in request.query_params.multi_items()]
+    return next((key for key in keys if keys.count(key) > 1), None)
+
+
 def create_app() -> FastAPI:
     app = FastAPI(title="gigatile", version=__version__, docs_url="/docs", redoc_url=None)
     http_errors.install(app)
@@ -41,8 +46,13 @@ def create_app() -> FastAPI:
     async def edge(request: Request, call_next):
         """Origin check, CORS preflight, and the last resort that keeps tracebacks in the logs."""
         try:
+            repeated = _repeated_parameter(request)
             if not _from_origin(request):
                 response = http_errors.error_response(403, "forbidden", "requests must come through the CDN")
+            elif repeated:
+                # One value per key: a CDN caches by the query string, and two readings of one URL
+                # (first value here, last there) must not exist.
+                response = http_errors.error_response(400, "invalid_parameter", f"{repeated} is repeated")
             elif request.method == "OPTIONS":
                 response = Response(status_code=204, headers=PREFLIGHT)
             else:
@@ -52,6 +62,7 @@ def create_app() -> FastAPI:
         except Exception:  # a bug, not bad input: log it, answer JSON, keep serving
             logger.exception("unhandled error", extra={"path": request.url.path})
             response = http_errors.error_response(500, "internal_error", "internal error")
+        response.headers["X-Content-Type-Options"] = "nosniff"
         with contextlib.suppress(ConfigError):  # broken settings: the error body already says so
             for key, value in cors_headers(get_settings()).items():
                 if key == "Vary" and "vary" in response.headers:

@@ -89,6 +89,15 @@ class Settings:
     public_url: str
     # Serve a stored JPEG tile as it is when a request maps exactly onto it (no re-encode).
     passthrough: bool
+    # Signed access: HMAC keys (the first signs, all verify); empty: open access.
+    signing_keys: tuple[str, ...]
+
+
+def _signing_keys(raw: str) -> tuple[str, ...]:
+    keys = tuple(k.strip() for k in raw.split(",") if k.strip())
+    if any(len(k) < 32 for k in keys):
+        raise ConfigError("GIGATILE_SIGNING_KEYS: each key must be at least 32 characters")
+    return keys
 
 
 def _default_source() -> str:
@@ -124,4 +133,5 @@ def get_settings() -> Settings:
         max_response_bytes=env_int("GIGATILE_MAX_RESPONSE_BYTES", 4_400_000, 65536, 10**9),
         public_url=os.environ.get("GIGATILE_PUBLIC_URL", "").rstrip("/"),
         passthrough=env_int("GIGATILE_PASSTHROUGH", 1, 0, 1) == 1,
+        signing_keys=_signing_keys(os.environ.get("GIGATILE_SIGNING_KEYS", "")),
     )

@@ -23,6 +23,12 @@ class Forbidden(GigatileError):
     code = "forbidden"
 
 
+class AccessDenied(GigatileError):
+    """Signed access is on and the request's token is missing, wrong, or expired."""
+
+    code = "access_denied"
+
+
 class ImageNotFound(GigatileError):
     code = "image_not_found"
 

@@ -13,6 +13,7 @@ STATUS = {
     errors.InvalidParameter: 400,
     errors.InvalidImageId: 400,
     errors.Forbidden: 403,
+    errors.AccessDenied: 403,
     errors.ImageNotFound: 404,
     errors.TileNotFound: 404,
     errors.TooLarge: 413,

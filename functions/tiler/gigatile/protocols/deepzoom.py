@@ -20,6 +20,7 @@ from ..errors import InvalidParameter
 from ..http.caching import cache_headers, not_modified, not_modified_response
 from ..http.negotiation import output_format
 from ..http.offload import offload
+from ..http.signing import require_access
 from ..imaging.encode import normalize_format
 from ..imaging.geometry import DeepZoomGrid
 from ..observability import record_tile
@@ -57,6 +58,7 @@ def deepzoom(
     overlap = settings.dz_overlap if overlap is None else overlap
     if path.endswith(".dzi"):
         image_id = path.removesuffix(".dzi")
+        require_access(request, image_id)
         fmt = normalize_format(format, allow_auto=True)  # "auto": tiles are .auto, chosen per request
         version = tiler.version(image_id)
         etag = tile_etag(version, "dzi", tile_size, overlap, fmt)
@@ -71,6 +73,7 @@ def deepzoom(
     if not match:
         raise InvalidParameter("DeepZoom paths are ID.dzi or ID_files/LEVEL/COL_ROW.FORMAT")
     image_id = match["id"]
+    require_access(request, image_id)
     fmt, negotiated = output_format(request, match["fmt"])
     level, col, row = int(match["level"]), int(match["col"]), int(match["row"])
     version = tiler.version(image_id)

@@ -20,6 +20,7 @@ from ..errors import InvalidParameter, TooLarge
 from ..http.caching import cache_headers, not_modified, not_modified_response
 from ..http.negotiation import output_format
 from ..http.offload import offload
+from ..http.signing import require_access, split_path_token
 from ..imaging.render import Plan
 from ..imaging.source_image import SourceImage
 from ..observability import record_tile
@@ -177,17 +178,20 @@ def info(src: SourceImage, service_id: str, limits: Limits) -> dict:
 @offload
 def iiif(request: Request, path: str):
     settings, tiler = get_settings(), get_tiler()
+    token, path = split_path_token(path) if settings.signing_keys else (None, path)
     if path.endswith("/info.json"):
-        return info_response(request, path.removesuffix("/info.json"), settings)
+        return info_response(request, path.removesuffix("/info.json"), settings, token)
     m = REQUEST.match(path)
     if not m:
         # The bare service URI: the spec asks for a 303 to its info.json. (An id that itself
         # looks like ID/REGION/SIZE/ROTATION/QUALITY.FORMAT is read as an image request.)
+        require_access(request, path, token)
         tiler.version(path)  # 404 for an unknown image, 400 for a bad id
-        service = f"{public_base(request, settings)}/iiif/3/{quote(path, safe='')}"
+        service = service_uri(request, settings, path, token)
         return RedirectResponse(f"{service}/info.json", status_code=303, headers={"Cache-Control": "max-age=300"})
 
     image_id = m["id"]
+    require_access(request, image_id, token)
     fmt, negotiated = output_format(request, m["fmt"])
     plan = plan_for(m["region"], m["size"], m["rotation"], m["quality"], Limits.of(settings))
     version = tiler.version(image_id)
@@ -202,10 +206,17 @@ def iiif(request: Request, path: str):
     return Response(result.body, media_type=result.media_type, headers=headers)
 
 
-def info_response(request: Request, image_id: str, settings: Settings) -> Response:
+def service_uri(request: Request, settings: Settings, image_id: str, token: str | None) -> str:
+    """The image's IIIF id; a path token stays in it, so that viewers send it with every tile."""
+    signed = f"t:{token}/" if token else ""
+    return f"{public_base(request, settings)}/iiif/3/{signed}{quote(image_id, safe='')}"
+
+
+def info_response(request: Request, image_id: str, settings: Settings, token: str | None) -> Response:
     tiler = get_tiler()
+    require_access(request, image_id, token)
     version = tiler.version(image_id)
-    service_id = f"{public_base(request, settings)}/iiif/3/{quote(image_id, safe='')}"
+    service_id = service_uri(request, settings, image_id, token)
     etag = tile_etag(version, "info", service_id)
     headers = cache_headers(settings, etag, version, pinned=False, max_age=settings.meta_max_age)
     headers |= {"Vary": "Accept", "Link": PROFILE_LINK}

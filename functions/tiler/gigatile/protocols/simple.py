@@ -11,6 +11,7 @@ from ..config import get_settings
 from ..http.caching import cache_headers, not_modified, not_modified_response
 from ..http.negotiation import output_format
 from ..http.offload import offload
+from ..http.signing import require_access
 from ..imaging.geometry import TileGrid
 from ..observability import record_tile
 from ..service import get_tiler, tile_etag
@@ -28,6 +29,7 @@ Coordinate = Annotated[int, Query(ge=0)]
 @offload
 def meta(request: Request, image_id: ImageId, tile_size: TileSize = 256):
     settings, tiler = get_settings(), get_tiler()
+    require_access(request, image_id)
     version = tiler.version(image_id)
     etag = tile_etag(version, "meta", tile_size)
     headers = cache_headers(settings, etag, version, pinned=False, max_age=settings.meta_max_age)
@@ -50,6 +52,7 @@ def tile(
     v: Annotated[str | None, Query(max_length=200, description="source version from meta")] = None,
 ):
     settings, tiler = get_settings(), get_tiler()
+    require_access(request, image_id)
     fmt, negotiated = output_format(request, format)
     version = tiler.version(image_id)
     etag = tile_etag(version, "tile", level, x, y, tile_size, fmt, quality)
