@@ -61,7 +61,8 @@ def random_urls(images: dict, count: int, seed: int) -> list[str]:
         else:
             rw, rh = rng.randint(64, w // 2), rng.randint(64, h // 2)
             rx, ry = rng.randrange(w - rw), rng.randrange(h - rh)
-            urls.append(f"/iiif/3/{image}/{rx},{ry},{rw},{rh}/{rng.choice([128, 256, 300])},/0/default.jpg")
+            size = min(rng.choice([128, 256, 300]), rw)  # IIIF 3 upscales only with "^"
+            urls.append(f"/iiif/3/{image}/{rx},{ry},{rw},{rh}/{size},/0/default.jpg")
     return urls
 
 
@@ -173,10 +174,12 @@ def soak(stack: Stack, requests: int, seed: int = 11) -> dict:
             "threads": threading.active_count(),
         }
 
-    failures, after_warm = 0, None
+    failures, after_warm = {}, None
     start = time.perf_counter()
     for i, url in enumerate(urls):
-        failures += client.get(url).status_code != 200
+        resp = client.get(url)
+        if resp.status_code != 200:
+            failures[url] = resp.text[:200]
         if i + 1 == warm:
             after_warm = snapshot()
     end = snapshot()
@@ -184,7 +187,8 @@ def soak(stack: Stack, requests: int, seed: int = 11) -> dict:
     return {
         "requests": requests,
         "warm_up": warm,
-        "non_200": failures,
+        "non_200": len(failures),
+        "failures": dict(list(failures.items())[:5]),
         "after_warm_up": after_warm,
         "end": end,
         "rss_drift_percent": round(drift, 2),
