@@ -4,7 +4,8 @@ Tests and benchmarks point AWS_ENDPOINT_URL_S3 at it to count S3 GETs and bytes 
 the outside, independently of gigatile's own counters. It can add a fixed delay per
 request (S3's first-byte latency) and inject faults into the next GETs: `faults` is a
 list consumed one per GET, of "slowdown" (503 SlowDown), "internal" (500 InternalError)
-and "reset" (the connection closes halfway through the body).
+"reset" (the connection closes halfway through the body: a short body) and "stall"
+(half the body, then nothing for 3 s: beyond gigatile's 2 s read timeout).
 
 Another process (a benchmark's measured child) can read and reset the counts over HTTP:
 `GET /__proxy/stats` → {"gets", "bytes", "heads"} since `POST /__proxy/reset`; such
@@ -120,7 +121,12 @@ class CountingProxy:
                         self.send_header(key, value)
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
-                if fault == "reset":
+                if fault == "stall":
+                    self.wfile.write(data[: len(data) // 2])
+                    self.wfile.flush()
+                    time.sleep(3)
+                    self.close_connection = True
+                elif fault == "reset":
                     self.wfile.write(data[: len(data) // 2])
                     self.wfile.flush()
                     self.connection.shutdown(socket.SHUT_RDWR)

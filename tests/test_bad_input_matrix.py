@@ -313,3 +313,10 @@ def test_blocked_loaders_refuse_before_parsing(hostile_ids, tmp_path):
 
 def test_matrix_has_over_200_cases():
     assert len(ID_CASES) + len(PARAMS) + len(FILES) + len(TRUNCATED) >= 200
+
+
+def test_local_name_too_long_for_the_file_system_is_404(configure, tmp_path):
+    # Found by schemathesis: a 1,000-character id (under the 1,024 limit) made open() fail
+    # with ENAMETOOLONG, which was a 500.
+    resp = configure(GIGATILE_SOURCE=tmp_path).get("/api/v1/image/meta", params={"path": "0" * 1000})
+    check_error(resp, E404)

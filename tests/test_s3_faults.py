@@ -26,6 +26,7 @@ def reference(configure):
         (["internal"], 500),
         (["slowdown", "internal"], 503),
         (["reset"], 206),  # body cut halfway: one more GET by gigatile
+        (["stall"], 206),  # body stalls past the read timeout: one more GET
     ],
 )
 def test_transient_faults_are_retried_and_tiles_are_identical(configure, s3, reference, faults, first_status):
@@ -47,6 +48,7 @@ def test_transient_faults_are_retried_and_tiles_are_identical(configure, s3, ref
         (["slowdown"] * 3, 503, "upstream_unavailable"),  # botocore's 3 attempts used up
         (["internal"] * 3, 502, "upstream_error"),
         (["reset"] * 2, 502, "upstream_error"),
+        (["stall"] * 2, 502, "upstream_error"),  # 2 × 2 s read timeouts, within the 8 s deadline
     ],
 )
 def test_persistent_faults_fail_cleanly_and_the_instance_recovers(configure, s3, reference, faults, status, code):

@@ -11,6 +11,7 @@ import os
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "gigatile")
 
@@ -43,6 +44,9 @@ def record_tile(image: str, tile, **where) -> None:
             "passthrough": tile.passthrough,
         },
     )
+    if is_metrics_disabled():
+        # Powertools prints its buffer every 100 values even when metrics are disabled.
+        return
     metrics.add_metric(name="TileLatency", unit=MetricUnit.Milliseconds, value=tile.render_ms)
     metrics.add_metric(name="S3Gets", unit=MetricUnit.Count, value=tile.stats.gets)
     metrics.add_metric(name="S3BytesRead", unit=MetricUnit.Bytes, value=tile.stats.bytes)

@@ -20,7 +20,10 @@ class LocalStore(Store):
         return image_id
 
     def _path(self, key: str) -> Path:
-        path = (self.folder / key).resolve()
+        try:
+            path = (self.folder / key).resolve()
+        except (OSError, RuntimeError):  # RuntimeError: a symlink loop, on older Pythons
+            raise ImageNotFound(f"no such image: {key}") from None
         if not path.is_relative_to(self.folder):
             raise Forbidden("image id resolves outside the source folder")
         return path
@@ -42,3 +45,7 @@ class LocalStore(Store):
                 return f.read(max(0, end - start + 1)), version
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise ImageNotFound(f"no such image: {key}") from None
+        except PermissionError:
+            raise Forbidden(f"not allowed to read {key}") from None
+        except OSError as exc:  # a name too long for the file system, a symlink loop…
+            raise ImageNotFound(f"no such image: {key} ({exc.strerror})") from None

@@ -11,6 +11,7 @@ from botocore.exceptions import (
     ClientError,
     ConnectionError,
     HTTPClientError,
+    ReadTimeoutError,
     ResponseStreamingError,
 )
 
@@ -73,8 +74,6 @@ class S3Store(Store):
             resp, data = self._get_and_read(args)
         except ClientError as exc:
             return self._client_error(exc, key)
-        except ResponseStreamingError as exc:
-            raise UpstreamError("S3 broke off the response body twice") from exc
         except (ConnectionError, HTTPClientError) as exc:
             raise UpstreamUnavailable(f"S3 unreachable: {type(exc).__name__}") from exc
         except BotoCoreError as exc:
@@ -91,14 +90,14 @@ class S3Store(Store):
 
     def _get_and_read(self, args: dict):
         # botocore retries a failed request, but not a body cut off halfway (a reset
-        # connection): that gets one more GET here.
+        # connection) or stalled past the read timeout: that gets one more GET here.
         for attempt in (1, 2):
+            resp = self.client().get_object(**args)
             try:
-                resp = self.client().get_object(**args)
                 return resp, resp["Body"].read()
-            except ResponseStreamingError:
+            except (ResponseStreamingError, ReadTimeoutError) as exc:
                 if attempt == 2:
-                    raise
+                    raise UpstreamError(f"S3 broke off the response body twice ({type(exc).__name__})") from exc
 
     def _client_error(self, exc: ClientError, key: str):
         code = exc.response.get("Error", {}).get("Code", "")

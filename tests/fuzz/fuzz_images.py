@@ -1,0 +1,72 @@
+"""atheris: arbitrary bytes as a source image, through the range source into open, level
+choice, render and encode. Anything but a gigatile error (4xx/5xx) is a crash.
+
+    python tests/fuzz/fuzz_images.py tests/fuzz/corpus/images -max_total_time=60
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import time
+from pathlib import Path
+
+import atheris
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "functions" / "tiler"))
+
+with atheris.instrument_imports(include=["gigatile"]):
+    from gigatile.errors import GigatileError
+    from gigatile.imaging.encode import encode
+    from gigatile.imaging.geometry import TileGrid
+    from gigatile.imaging.opened import OpenImages, run_guarded
+    from gigatile.imaging.render import Plan, render
+    from gigatile.imaging.source_image import SourceImage
+    from gigatile.imaging.stored_tiles import stored_tile
+    from gigatile.sources.base import ObjectVersion, Store
+    from gigatile.sources.blocks import ByteLRU
+    from gigatile.sources.reader import ObjectReader
+
+
+class MemoryStore(Store):
+    """One object held in memory (the harness's input)."""
+
+    name = "memory"
+
+    def __init__(self):
+        self.data = b""
+        self.etag = ""
+
+    def key_for(self, image_id: str) -> str:
+        return image_id
+
+    def fetch(self, key, start, end, etag):
+        version = ObjectVersion(size=len(self.data), etag=self.etag, last_modified=None)
+        return self.data[start : end + 1], version
+
+
+STORE = MemoryStore()
+BLOCKS = ByteLRU(16 * 2**20)
+IMAGES = OpenImages(64 * 2**20)
+
+
+def TestOneInput(data: bytes) -> None:
+    STORE.data, STORE.etag = data, hashlib.sha1(data).hexdigest()
+    reader = ObjectReader(STORE, "input", BLOCKS, 4096, 0, 4096)
+    try:
+        src = SourceImage(reader, IMAGES, 50_000_000, 4_000_000)
+        grid = TileGrid(src.width, src.height, 256)
+        for level in {0, grid.max_level}:
+            box = grid.tile_box(level, 0, 0)
+            plan = Plan(grid.scale(level), grid.level_size(level), box, box[2:])
+            if stored_tile(src, plan, None) is not None:
+                continue
+            opened, image = render(src, plan)
+            run_guarded(opened, IMAGES, image, lambda image=image: encode(image, "jpeg", 80), time.monotonic() + 5)
+    except GigatileError:
+        pass
+
+
+if __name__ == "__main__":
+    atheris.Setup(sys.argv, TestOneInput)
+    atheris.Fuzz()

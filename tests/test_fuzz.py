@@ -1,0 +1,31 @@
+"""Bounded fuzzing runs (atheris, libFuzzer): image bytes through open/render, and request
+URLs through the app. GIGATILE_FUZZ_SECONDS sets each run's length (default 60, as in CI);
+a longer run is `python tests/fuzz/fuzz_images.py NEW_CORPUS tests/fuzz/corpus/images
+-max_total_time=3600`. Any crash found becomes a regression input under tests/fuzz/."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+FUZZ = Path(__file__).resolve().parent / "fuzz"
+SECONDS = int(os.environ.get("GIGATILE_FUZZ_SECONDS", "60"))
+
+
+@pytest.mark.parametrize("harness,corpus", [("fuzz_images.py", "images"), ("fuzz_urls.py", "urls")])
+def test_fuzz_harness_finds_no_crash(tmp_path, harness, corpus):
+    # New inputs go to tmp_path; the seeds in the repository are only read.
+    command = [sys.executable, str(FUZZ / harness), str(tmp_path), str(FUZZ / "corpus" / corpus)]
+    command += [f"-max_total_time={SECONDS}", "-rss_limit_mb=3000", "-timeout=30", "-print_final_stats=1"]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=SECONDS + 300)
+    assert out.returncode == 0, out.stderr[-4000:]
+    runs = int(re.search(r"Done (\d+) runs", out.stderr)[1])
+    assert runs > 0
+    report = Path(__file__).resolve().parents[1] / "build" / f"fuzz-{corpus}.txt"
+    report.parent.mkdir(exist_ok=True)
+    report.write_text(f"{runs} executions in {SECONDS} s\n")
