@@ -9,7 +9,7 @@ then `clients` threads each request `tiles` random tiles and IIIF regions of sev
 images (shuffled, so they collide on the same images and blocks) and every body is
 compared byte for byte with the reference. Bounded run time: each request times out.
 
-`soak`: `requests` tile requests in one process (in-process client); RSS, open images,
+`soak`: `requests` tile requests in one process through the Lambda handler; RSS, open images,
 cached blocks, file descriptors and threads after a warm-up tenth and at the end.
 The tests run both small; the full sizes are the documented commands.
 """
@@ -154,12 +154,18 @@ def _status(key: str) -> float:
 
 
 def soak(stack: Stack, requests: int, seed: int = 11) -> dict:
-    from fastapi.testclient import TestClient
+    """Through the Lambda handler, fed API Gateway events: the production path."""
+    from urllib.parse import parse_qsl, urlsplit
 
-    from gigatile.app import app
+    from gigatile.handler import handler
     from gigatile.service import get_tiler
+    from infra.bench.setups import Context
+    from infra.events import api_gateway_event
 
-    client = TestClient(app)
+    def get(url: str) -> dict:
+        parts = urlsplit(url)
+        return handler(api_gateway_event("http-api-v2", parts.path, dict(parse_qsl(parts.query))), Context())
+
     urls = random_urls(stack.images, requests, seed)
     warm = max(1, requests // 10)
 
@@ -177,9 +183,9 @@ def soak(stack: Stack, requests: int, seed: int = 11) -> dict:
     failures, after_warm = {}, None
     start = time.perf_counter()
     for i, url in enumerate(urls):
-        resp = client.get(url)
-        if resp.status_code != 200:
-            failures[url] = resp.text[:200]
+        resp = get(url)
+        if resp["statusCode"] != 200:
+            failures[url] = str(resp["body"])[:200]
         if i + 1 == warm:
             after_warm = snapshot()
     end = snapshot()

@@ -13,6 +13,7 @@ from ..errors import DeadlineExceeded, GigatileError, UnsupportedImage
 from ..sources.reader import ObjectReader
 from ..sources.vips_source import RangeSource
 from ..vips import vips
+from .watchdog import WATCHDOG
 
 
 @dataclass
@@ -104,15 +105,8 @@ def run_guarded(opened: Opened, cache: OpenImages, image, fn, deadline: float):
     """Run `fn`, a libvips call computing `image` from `opened`, within `deadline`
     (monotonic): map failures to their cause and drop the open image they may have spoilt."""
     opened.source.extend_deadline(deadline)
-
-    def stop_when_late(img, progress):
-        if time.monotonic() > deadline:
-            img.set_kill(True)
-
-    image.set_progress(True)
-    image.signal_connect("eval", stop_when_late)
     try:
-        with vips_errors(opened.source):
+        with WATCHDOG.guard(image, deadline), vips_errors(opened.source):
             return fn()
     except GigatileError:
         cache.discard(opened)
