@@ -37,10 +37,10 @@ def test_sixteen_clients_get_exactly_the_serial_bytes(stack):
 
 
 def test_soak_keeps_memory_and_handles_flat(stack):
-    result = soak(stack, requests=1500)
+    result = soak(stack, requests=3000)
     assert result["non_200"] == 0
     warm, end = result["after_warm_up"], result["end"]
     assert end["fds"] <= warm["fds"] + 2 and end["threads"] <= warm["threads"] + 2, result
     assert end["open_image_mib"] <= 128 and end["block_cache_mib"] <= 64
-    # RSS may still grow while the caches fill; it must stay within their bounds.
-    assert end["rss_mib"] - warm["rss_mib"] < 64 + 128, result
+    # Before the watchdog and the periodic malloc_trim this grew ~11 MiB per 1,000 tiles.
+    assert result["rss_drift_percent"] < 5, result

@@ -1,5 +1,7 @@
 """Command line: `gigatile serve` runs the app under uvicorn for GIGATILE_SOURCE;
-`gigatile token ID` mints a signed-access token with the first of GIGATILE_SIGNING_KEYS."""
+`gigatile token ID` mints a signed-access token with the first of GIGATILE_SIGNING_KEYS;
+`gigatile pyramid SRC DST` converts an image (local path or s3://bucket/key) into a tiled
+pyramidal TIFF (local path or s3://bucket/key)."""
 
 from __future__ import annotations
 
@@ -36,6 +38,66 @@ def token(scope: str, ttl: int) -> None:
     print(sign(keys[0], scope, int(time.time()) + ttl))
 
 
+def _split_s3(url: str) -> tuple[str, str] | None:
+    if not url.startswith("s3://"):
+        return None
+    bucket, _, key = url[5:].partition("/")
+    return bucket, key
+
+
+def pyramid(src: str, dst: str, quality: int, compression: str, tile_size: int) -> None:
+    import tempfile
+    from pathlib import Path
+
+    from .pyramid import convert
+    from .vips import vips
+
+    pyvips = vips()
+    s3_src, s3_dst = _split_s3(src), _split_s3(dst)
+    if s3_src:
+        from .config import get_settings
+        from .sources.blocks import ByteLRU
+        from .sources.reader import ObjectReader
+        from .sources.s3 import S3Store
+        from .sources.vips_source import RangeSource
+
+        settings = get_settings()
+        reader = ObjectReader(S3Store(s3_src[0], ""), s3_src[1], ByteLRU(64 * 2**20), settings.block_size, 0)
+        source = RangeSource(reader)  # kept alive while libvips reads it
+        image = pyvips.Image.new_from_source(source.source, "", access="sequential", fail_on="truncated")
+    else:
+        image = pyvips.Image.new_from_file(src, access="sequential", fail_on="truncated")
+    print(f"{src}: {image.width} × {image.height}, {image.bands} bands, {image.get('vips-loader')}", flush=True)
+    bar = _progress_bar(image.width * image.height)
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "pyramid.tif" if s3_dst else Path(dst)
+        done = convert(image, out, quality, compression, tile_size, progress=bar)
+        bar(100)
+        if s3_dst:
+            import boto3
+
+            boto3.client("s3").upload_file(str(out), *s3_dst, ExtraArgs={"ContentType": "image/tiff"})
+    print(
+        f"\n{dst}: {done.bytes / 2**20:,.1f} MiB, {done.levels} levels, {tile_size} px tiles, {compression}; "
+        f"{done.seconds:.1f} s, {done.megapixels_per_second:,.0f} Mpx/s",
+        flush=True,
+    )
+
+
+def _progress_bar(pixels: int):
+    """A one-line progress bar fed by libvips' eval signal (percent done)."""
+    shown = [-1]
+
+    def update(percent: int) -> None:
+        if percent != shown[0]:
+            shown[0] = percent
+            filled = percent * 40 // 100
+            print(f"\r[{'#' * filled}{'.' * (40 - filled)}] {percent:3d}% of {pixels / 1e6:,.0f} Mpx", end="")
+            sys.stdout.flush()
+
+    return update
+
+
 def main(argv: list[str] | None = None) -> None:
     # Locally there is no one to flush EMF metrics to; logs stay on.
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
@@ -47,9 +109,17 @@ def main(argv: list[str] | None = None) -> None:
     p_token = sub.add_parser("token", help="print a signed-access token for an image id (or a prefix ending in /)")
     p_token.add_argument("scope", help="image id, or id prefix ending with /")
     p_token.add_argument("--ttl", type=int, default=86400, help="seconds until it expires (default one day)")
+    p_pyr = sub.add_parser("pyramid", help="convert SRC into a tiled pyramidal TIFF at DST (paths or s3://bucket/key)")
+    p_pyr.add_argument("src")
+    p_pyr.add_argument("dst")
+    p_pyr.add_argument("--quality", type=int, default=85, help="JPEG/WebP quality (default 85)")
+    p_pyr.add_argument("--compression", choices=["jpeg", "deflate", "webp"], default="jpeg")
+    p_pyr.add_argument("--tile-size", type=int, default=256)
     args = parser.parse_args(argv)
     if args.command == "token":
         token(args.scope, args.ttl)
+    elif args.command == "pyramid":
+        pyramid(args.src, args.dst, args.quality, args.compression, args.tile_size)
     else:
         serve(args.host, args.port)
 

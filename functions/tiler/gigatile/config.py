@@ -89,6 +89,13 @@ class Settings:
     public_url: str
     # Serve a stored JPEG tile as it is when a request maps exactly onto it (no re-encode).
     passthrough: bool
+    # Derived pyramids (`<prefix><source key>@<etag>.tif`, "" = off), the converter's switch
+    # (on: full-resolution tiles of large non-tiled sources answer 503 + Retry-After while
+    # it works, instead of 413), its threshold and its JPEG quality.
+    pyramid_prefix: str
+    converter: bool
+    convert_min_pixels: int
+    convert_quality: int
     # Signed access: HMAC keys (the first signs, all verify); empty: open access.
     signing_keys: tuple[str, ...]
 
@@ -133,5 +140,9 @@ def get_settings() -> Settings:
         max_response_bytes=env_int("GIGATILE_MAX_RESPONSE_BYTES", 4_400_000, 65536, 10**9),
         public_url=os.environ.get("GIGATILE_PUBLIC_URL", "").rstrip("/"),
         passthrough=env_int("GIGATILE_PASSTHROUGH", 1, 0, 1) == 1,
+        pyramid_prefix=os.environ.get("GIGATILE_PYRAMID_PREFIX", "_pyramids/"),
+        converter=env_int("GIGATILE_CONVERTER", 0, 0, 1) == 1,
+        convert_min_pixels=env_int("GIGATILE_CONVERT_MIN_PIXELS", 16_000_000, 0, 10**13),
+        convert_quality=env_int("GIGATILE_CONVERT_QUALITY", 85, 1, 100),
         signing_keys=_signing_keys(os.environ.get("GIGATILE_SIGNING_KEYS", "")),
     )

@@ -63,6 +63,13 @@ class SourceChanged(GigatileError):
     code = "source_changed"
 
 
+class ConversionPending(GigatileError):
+    """A full decode over the pixel budget, while the converter builds the pyramid."""
+
+    code = "conversion_pending"
+    retry_after = 60
+
+
 class DeadlineExceeded(GigatileError):
     """The request ran out of its time budget (below the Lambda timeout)."""
 

@@ -14,15 +14,16 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from . import __version__
+from . import __version__, memory
 from .config import Settings, get_settings
-from .errors import DeadlineExceeded, SourceChanged
+from .errors import ConversionPending, DeadlineExceeded, ImageNotFound, SourceChanged, TooLarge
 from .imaging.encode import DEFAULT_QUALITY, MEDIA_TYPES, encode
 from .imaging.geometry import Grid, TileGrid
 from .imaging.opened import OpenImages, run_guarded
 from .imaging.render import Plan, render
 from .imaging.source_image import SourceImage
 from .imaging.stored_tiles import stored_tile
+from .pyramid import derived_key
 from .sources.base import ObjectVersion, Store
 from .sources.blocks import ByteLRU
 from .sources.ids import validate_image_id
@@ -101,11 +102,25 @@ class Tiler:
     def source(self, image_id: str) -> SourceImage:
         reader = self.reader(image_id)
         version = reader.version()
+        return self._sources.get_or_make((reader.key, version.etag), lambda: self._open_source(reader))
+
+    def _open_source(self, reader: ObjectReader) -> SourceImage:
         s = self.settings
-        return self._sources.get_or_make(
-            (reader.key, version.etag),
-            lambda: SourceImage(reader, self.images, s.max_image_pixels, s.max_decode_pixels),
-        )
+        src = SourceImage(reader, self.images, s.max_image_pixels, s.max_decode_pixels)
+        if src.format == "tiff" or not s.pyramid_prefix:
+            return src
+        # A non-tiled source: read its derived pyramid instead, if the converter made one
+        # for this exact version (one GET, a 404 until then).
+        key = derived_key(s.pyramid_prefix, reader.key, src.version.etag)
+        derived_reader = ObjectReader(self.store, key, self.blocks, s.block_size, s.version_ttl, s.open_read_bytes)
+        try:
+            derived = SourceImage(derived_reader, self.images, s.max_image_pixels, s.max_decode_pixels)
+        except ImageNotFound:
+            return src
+        if (derived.width, derived.height) != (src.width, src.height) or derived.format != "tiff":
+            return src
+        derived.derived_from = src
+        return derived
 
     def _once_more_if_changed(self, fn):
         # ETag pinning: an object overwritten mid-read fails with SourceChanged and the
@@ -128,9 +143,9 @@ class Tiler:
             "height": src.height,
             "tile_size": tile_size,
             "max_level": grid.max_level,
-            "format": src.format,
+            "format": (src.derived_from or src).format,
             "levels": grid.levels(),
-            "version": src.version.etag,
+            "version": (src.derived_from or src).version.etag,
             "source_levels": len(src.levels),
         }
 
@@ -160,6 +175,12 @@ class Tiler:
         return self._once_more_if_changed(lambda: self._render(image_id, plan_for, fmt, quality, deadline))
 
     def _render(self, image_id, plan_for, fmt, quality, deadline: float) -> Tile:
+        try:
+            return self._render_once(image_id, plan_for, fmt, quality, deadline)
+        finally:
+            memory.after_render()
+
+    def _render_once(self, image_id, plan_for, fmt, quality, deadline: float) -> Tile:
         src = self.source(image_id)
         plan = plan_for(src)
         before = src.reader.snapshot()
@@ -176,12 +197,28 @@ class Tiler:
             if time.monotonic() > deadline:  # waiting for a render slot
                 raise DeadlineExceeded("the request's time budget ran out before rendering")
             start = time.perf_counter()
-            opened, image = render(src, plan)
+            opened, image = self._render_or_wait(image_id, src, plan)
             body = run_guarded(
                 opened, self.images, image, lambda: encode(image, fmt, quality or DEFAULT_QUALITY), deadline
             )
             elapsed = (time.perf_counter() - start) * 1000
         return Tile(body, MEDIA_TYPES[fmt], image.width, image.height, src.reader.snapshot().since(before), elapsed)
+
+    def _render_or_wait(self, image_id: str, src: SourceImage, plan: Plan):
+        """Render; a decode over budget of a non-tiled source looks again for its derived
+        pyramid (the converter may have finished since the source was opened) and, with
+        none yet, asks the client to come back (503 + Retry-After) instead of refusing."""
+        try:
+            return render(src, plan)
+        except TooLarge as exc:
+            if not self.settings.converter or src.format == "tiff":
+                raise
+            with self._sources.lock:
+                self._sources.pop((src.reader.key, src.version.etag), None)
+            fresh = self.source(image_id)
+            if fresh.derived_from is not None:
+                return render(fresh, plan)
+            raise ConversionPending(f"{exc.message}; a pyramid is being built, retry later") from None
 
 
 def tile_etag(version: ObjectVersion, *params) -> str:

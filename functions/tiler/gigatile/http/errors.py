@@ -22,20 +22,19 @@ STATUS = {
     errors.UpstreamUnavailable: 503,
     # Changed twice during one request: let the client retry.
     errors.SourceChanged: 503,
+    errors.ConversionPending: 503,
     errors.DeadlineExceeded: 504,
 }
 
 HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
 
 
-def error_response(status: int, code: str, message: str) -> JSONResponse:
+def error_response(status: int, code: str, message: str, retry_after: int | None = None) -> JSONResponse:
     # Short-lived so a CDN neither hammers the origin nor keeps a transient error for long.
-    cache = "public, max-age=60" if status < 500 else "no-store"
-    return JSONResponse(
-        {"error": {"code": code, "message": message}},
-        status_code=status,
-        headers={"Cache-Control": cache},
-    )
+    headers = {"Cache-Control": "public, max-age=60" if status < 500 else "no-store"}
+    if retry_after is not None:
+        headers["Retry-After"] = str(retry_after)
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
 def _validation_message(exc: RequestValidationError) -> str:
@@ -49,7 +48,8 @@ def _validation_message(exc: RequestValidationError) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(errors.GigatileError)
     async def _domain(request: Request, exc: errors.GigatileError):
-        return error_response(STATUS.get(type(exc), 500), exc.code, exc.message)
+        status = STATUS.get(type(exc), 500)
+        return error_response(status, exc.code, exc.message, getattr(exc, "retry_after", None))
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):

@@ -56,6 +56,9 @@ class SourceImage:
             raise TooLarge(f"image is {self.width}×{self.height}, over the {max_image_pixels} pixel limit")
         self.loader = base.image.get("vips-loader").removesuffix("_source").removesuffix("load")
         self.levels = _pyramid_levels(base.image, self.open)
+        # Set on a derived pyramid standing in for this source: what clients see (size,
+        # version, format) stays the original's.
+        self.derived_from: SourceImage | None = None
 
     @property
     def format(self) -> str:

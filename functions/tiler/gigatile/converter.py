@@ -1,0 +1,105 @@
+"""The converter Lambda: an S3 "object created" event (an S3 notification or its
+EventBridge form) → the derived pyramid of that exact object version, written next to
+the source bucket under GIGATILE_PYRAMID_PREFIX as `<prefix><key>@<etag>.tif`.
+
+Idempotent (an existing derived pyramid is left alone), never triggered by its own output
+(keys under the pyramid prefix are skipped), and a failure raises, so Lambda's
+asynchronous retries and the dead-letter queue see it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from urllib.parse import unquote_plus
+
+from .config import get_settings
+from .errors import GigatileError, ImageNotFound
+from .observability import logger
+from .pyramid import convert, derived_key, is_tiled_pyramid
+from .sources.blocks import ByteLRU
+from .sources.reader import ObjectReader
+from .sources.vips_source import RangeSource
+from .vips import vips
+
+SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".gif", ".heic", ".avif")
+
+
+def records(event: dict) -> list[tuple[str, str]]:
+    """(bucket, key) of every object the event says was created."""
+    if "Records" in event:  # S3 notification: keys are URL-encoded, spaces as "+"
+        return [(r["s3"]["bucket"]["name"], unquote_plus(r["s3"]["object"]["key"])) for r in event["Records"]]
+    if event.get("source") == "aws.s3":  # EventBridge "Object Created"
+        return [(event["detail"]["bucket"]["name"], event["detail"]["object"]["key"])]
+    raise ValueError("not an S3 object-created event")
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict, context) -> dict:
+    return {"results": [convert_object(bucket, key) for bucket, key in records(event)]}
+
+
+def convert_object(bucket: str, key: str) -> dict:
+    from .sources.s3 import S3Store
+
+    settings = get_settings()
+    source, prefix = settings.source, settings.pyramid_prefix
+    result = {"bucket": bucket, "key": key}
+    if not prefix or key.startswith(prefix):
+        return result | {"status": "skipped", "reason": "a derived pyramid (or derived pyramids are off)"}
+    if source.kind != "s3" or bucket != source.bucket or not key.startswith(source.prefix):
+        return result | {"status": "skipped", "reason": "outside GIGATILE_SOURCE"}
+    if not key.lower().endswith(SUFFIXES):
+        return result | {"status": "skipped", "reason": "not an image suffix"}
+
+    store = S3Store(bucket, "")
+    reader = ObjectReader(store, key, ByteLRU(64 * 2**20), settings.block_size, 0, settings.open_read_bytes)
+    version = reader.version()
+    target = derived_key(prefix, key, version.etag)
+    result |= {"target": target, "etag": version.etag}
+    try:
+        store.fetch(target, 0, 0, None)
+        return result | {"status": "skipped", "reason": "already converted"}
+    except ImageNotFound:
+        pass
+    range_source = RangeSource(reader)
+    image = vips().Image.new_from_source(range_source.source, "", access="sequential", fail_on="truncated")
+    pixels = image.width * image.height
+    if is_tiled_pyramid(image):
+        return result | {"status": "skipped", "reason": "already a tiled pyramid"}
+    if pixels < settings.convert_min_pixels:
+        return result | {"status": "skipped", "reason": f"{pixels} pixels, under GIGATILE_CONVERT_MIN_PIXELS"}
+    if pixels > settings.max_image_pixels:
+        return result | {"status": "skipped", "reason": "over GIGATILE_MAX_IMAGE_PIXELS"}
+
+    logged = set()
+
+    def progress(percent: int) -> None:
+        step = percent // 10 * 10
+        if step not in logged:
+            logged.add(step)
+            logger.info("converting", extra={"key": key, "percent": step})
+
+    with tempfile.TemporaryDirectory() as tmp:  # Lambda: /tmp, sized by EphemeralStorage
+        out = Path(tmp) / "pyramid.tif"
+        try:
+            done = convert(image, out, quality=settings.convert_quality, progress=progress)
+        except vips().Error as exc:
+            range_source.raise_pending()
+            raise GigatileError(f"conversion of {key} failed: {str(exc).strip()[:200]}") from None
+        # upload_file switches to a multipart upload above 8 MB.
+        store.client().upload_file(
+            str(out),
+            bucket,
+            target,
+            ExtraArgs={"ContentType": "image/tiff", "Metadata": {"source-key": key, "source-etag": version.etag}},
+        )
+    stats = {
+        "width": done.width,
+        "height": done.height,
+        "levels": done.levels,
+        "bytes": done.bytes,
+        "seconds": round(done.seconds, 2),
+    }
+    logger.info("converted", extra={"key": key, "target": target, **stats})
+    return result | {"status": "converted", **stats}

@@ -1,0 +1,121 @@
+"""Upload → pyramid → tiles: the `gigatile pyramid` CLI, the converter Lambda handler fed
+`sam local generate-event s3 put` payloads against the S3 server, and the tiler switching
+to the derived pyramid of the exact source version."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import BUCKET, PREFIX
+from gigatile.cli import main as cli
+from gigatile.vips import vips
+from helpers import psnr
+
+EVENT = json.loads((Path(__file__).parent / "events" / "s3-put.json").read_text())
+TILE = "/api/v1/image/tile"
+
+
+class Context:
+    function_name = "gigatile-converter"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 3008
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:gigatile-converter"
+    aws_request_id = "11111111-2222-3333-4444-555555555555"
+
+
+def s3_event(key: str) -> dict:
+    event = copy.deepcopy(EVENT)
+    event["Records"][0]["s3"]["bucket"]["name"] = BUCKET
+    event["Records"][0]["s3"]["object"]["key"] = key.replace(" ", "+")
+    return event
+
+
+def eventbridge_event(key: str) -> dict:  # the "Object Created" shape S3 sends to EventBridge
+    return {
+        "version": "0",
+        "detail-type": "Object Created",
+        "source": "aws.s3",
+        "detail": {"bucket": {"name": BUCKET}, "object": {"key": key, "size": 1}},
+    }
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory):
+    from infra.local_stack import pattern
+
+    path = tmp_path_factory.mktemp("baseline") / "scan.jpg"
+    pattern(3000, 2000, seed=12, grain=4).jpegsave(str(path), Q=90)
+    return path
+
+
+def test_cli_converts_a_local_file(baseline, tmp_path, capsys):
+    out = tmp_path / "scan.tif"
+    cli(["pyramid", str(baseline), str(out)])
+    printed = capsys.readouterr().out
+    assert "100%" in printed and "5 levels" in printed and "Mpx/s" in printed
+    pyramid = vips().Image.new_from_file(str(out))
+    source = vips().Image.new_from_file(str(baseline))
+    assert (pyramid.width, pyramid.height) == (3000, 2000)
+    assert pyramid.get("n-subifds") == 4 and pyramid.get("tile-width") == 256
+    assert psnr(pyramid, source) >= 35
+
+
+def test_upload_convert_serve(configure, s3, baseline):
+    key = f"{PREFIX}/big/scan page.jpg"
+    s3.bucket_client.upload_file(str(baseline), BUCKET, key)
+    env = {
+        "GIGATILE_MAX_DECODE_PIXELS": 1_000_000,  # a full decode of 6 Mpx is over budget
+        "GIGATILE_CONVERTER": 1,
+        "GIGATILE_CONVERT_MIN_PIXELS": 1_000_000,
+    }
+    client = configure(**env)
+    params = {"path": "big/scan page.jpg", "level": 4, "x": 3, "y": 2}
+    # Before: the 1/8 shrink-on-load level serves, full resolution says "come back later".
+    assert client.get(TILE, params={**params, "level": 1, "x": 0, "y": 0}).status_code == 200
+    pending = client.get(TILE, params=params)
+    assert pending.status_code == 503 and pending.json()["error"]["code"] == "conversion_pending"
+    assert pending.headers["retry-after"] == "60" and pending.headers["cache-control"] == "no-store"
+    meta_before = client.get("/api/v1/image/meta", params={"path": "big/scan page.jpg"}).json()
+
+    from gigatile.converter import handler
+
+    (result,) = handler(s3_event(key), Context())["results"]
+    assert result["status"] == "converted", result
+    etag = s3.bucket_client.head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')
+    assert result["target"] == f"_pyramids/{key}@{etag}.tif"
+    derived = s3.bucket_client.head_object(Bucket=BUCKET, Key=result["target"])
+    assert derived["Metadata"]["source-etag"] == etag
+    # Idempotent, never triggered by its own output, and the EventBridge form works too.
+    assert handler(s3_event(key), Context())["results"][0]["reason"] == "already converted"
+    assert handler(s3_event(result["target"]), Context())["results"][0]["status"] == "skipped"
+    assert handler(eventbridge_event(key), Context())["results"][0]["reason"] == "already converted"
+
+    # After: the same URL serves from the pyramid; metadata and URLs are unchanged.
+    s3.proxy.reset()
+    tile = client.get(TILE, params=params)
+    assert tile.status_code == 200, tile.text
+    meta_after = client.get("/api/v1/image/meta", params={"path": "big/scan page.jpg"}).json()
+    assert meta_after.pop("source_levels") == 5 and meta_before.pop("source_levels") == 4
+    assert meta_after == meta_before  # same size, format, version, levels
+    source = vips().Image.new_from_file(str(baseline)).crop(3 * 256, 2 * 256, 256, 256)
+    assert psnr(vips().Image.jpegload_buffer(tile.content), source) >= 30
+    s3.proxy.reset()
+    assert client.get(TILE, params={**params, "x": 5, "y": 4}).status_code == 200
+    # A new full-resolution tile: at most one GET, of the pyramid, none of the JPEG.
+    assert len(s3.proxy.gets()) <= 1 and not s3.proxy.gets("scan%20page.jpg?")
+
+
+def test_small_images_and_other_prefixes_are_not_converted(configure, s3):
+    configure()
+    from gigatile.converter import handler
+
+    (small,) = handler(s3_event(f"{PREFIX}/photo.jpg"), Context())["results"]
+    assert small["status"] == "skipped" and "under GIGATILE_CONVERT_MIN_PIXELS" in small["reason"]
+    (tiled,) = handler(s3_event(f"{PREFIX}/pyr.tif"), Context())["results"]
+    assert tiled["reason"] == "already a tiled pyramid"
+    (outside,) = handler(s3_event("secret/hidden.jpg"), Context())["results"]
+    assert outside["reason"] == "outside GIGATILE_SOURCE"
