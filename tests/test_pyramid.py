@@ -117,5 +117,9 @@ def test_small_images_and_other_prefixes_are_not_converted(configure, s3):
     assert small["status"] == "skipped" and "under GIGATILE_CONVERT_MIN_PIXELS" in small["reason"]
     (tiled,) = handler(s3_event(f"{PREFIX}/pyr.tif"), Context())["results"]
     assert tiled["reason"] == "already a tiled pyramid"
+    (broken,) = handler(s3_event(f"{PREFIX}/empty.tif"), Context())["results"]
+    assert broken["reason"] == "not a readable image"  # final: no retry, no dead letter
+    (html,) = handler(s3_event(f"{PREFIX}/page.html"), Context())["results"]
+    assert html["reason"] == "not an image suffix"
     (outside,) = handler(s3_event("secret/hidden.jpg"), Context())["results"]
     assert outside["reason"] == "outside GIGATILE_SOURCE"

@@ -14,7 +14,7 @@ from pathlib import Path
 from urllib.parse import unquote_plus
 
 from .config import get_settings
-from .errors import GigatileError, ImageNotFound
+from .errors import Forbidden, GigatileError, ImageNotFound
 from .observability import logger
 from .pyramid import convert, derived_key, is_tiled_pyramid
 from .sources.blocks import ByteLRU
@@ -22,7 +22,7 @@ from .sources.reader import ObjectReader
 from .sources.vips_source import RangeSource
 from .vips import vips
 
-SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".gif", ".heic", ".avif")
+SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".gif", ".avif")
 
 
 def records(event: dict) -> list[tuple[str, str]]:
@@ -60,10 +60,14 @@ def convert_object(bucket: str, key: str) -> dict:
     try:
         store.fetch(target, 0, 0, None)
         return result | {"status": "skipped", "reason": "already converted"}
-    except ImageNotFound:
+    except (ImageNotFound, Forbidden):
         pass
     range_source = RangeSource(reader)
-    image = vips().Image.new_from_source(range_source.source, "", access="sequential", fail_on="truncated")
+    try:
+        image = vips().Image.new_from_source(range_source.source, "", access="sequential", fail_on="truncated")
+    except vips().Error:
+        range_source.raise_pending()  # an S3 failure raises (Lambda retries); a bad file is final
+        return result | {"status": "skipped", "reason": "not a readable image"}
     pixels = image.width * image.height
     if is_tiled_pyramid(image):
         return result | {"status": "skipped", "reason": "already a tiled pyramid"}

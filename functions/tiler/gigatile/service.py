@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from . import __version__, memory
 from .config import Settings, get_settings
-from .errors import ConversionPending, DeadlineExceeded, ImageNotFound, SourceChanged, TooLarge
+from .errors import ConversionPending, DeadlineExceeded, Forbidden, ImageNotFound, SourceChanged, TooLarge
 from .imaging.encode import DEFAULT_QUALITY, MEDIA_TYPES, encode
 from .imaging.geometry import Grid, TileGrid
 from .imaging.opened import OpenImages, run_guarded
@@ -115,7 +115,7 @@ class Tiler:
         derived_reader = ObjectReader(self.store, key, self.blocks, s.block_size, s.version_ttl, s.open_read_bytes)
         try:
             derived = SourceImage(derived_reader, self.images, s.max_image_pixels, s.max_decode_pixels)
-        except ImageNotFound:
+        except (ImageNotFound, Forbidden):  # S3 says 403 for a missing key without ListBucket
             return src
         if (derived.width, derived.height) != (src.width, src.height) or derived.format != "tiff":
             return src

@@ -1,0 +1,68 @@
+"""Pyramid conversion of a 30,000 × 50,000 baseline JPEG: `gigatile pyramid` against plain
+libvips (`vips tiffsave … --tile --pyramid --subifd --compression jpeg --Q 85`, called
+through pyvips: pyvips-binary has no vips command), each in fresh processes, alternating.
+
+    python infra/measure_conversion.py [--width 30000 --height 50000 --runs 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+PLAIN = (
+    "import sys, pyvips; pyvips.Image.new_from_file(sys.argv[1], access='sequential').tiffsave("
+    "sys.argv[2], tile=True, tile_width=256, tile_height=256, pyramid=True, subifd=True, "
+    "compression='jpeg', Q=85, bigtiff=True)"
+)
+
+
+def timed(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MiB) of a fresh process."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status:
+        raise SystemExit(f"failed: {command}")
+    return time.perf_counter() - start, usage.ru_maxrss / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--width", type=int, default=30000)
+    parser.add_argument("--height", type=int, default=50000)
+    parser.add_argument("--runs", type=int, default=2)
+    parser.add_argument("--cache", default=".cache/demo")
+    args = parser.parse_args()
+    from infra.local_stack import pattern
+
+    source = Path(args.cache) / f"baseline-{args.width}x{args.height}.jpg"
+    if not source.exists():
+        start = time.perf_counter()
+        pattern(args.width, args.height, seed=9).jpegsave(str(source) + ".partial.jpg", Q=85)
+        os.rename(str(source) + ".partial.jpg", source)
+        print(f"made {source.name} ({source.stat().st_size / 2**20:,.0f} MiB) in {time.perf_counter() - start:.0f} s")
+    out = Path(args.cache) / "conversion-out.tif"
+    gigatile = [str(Path(sys.executable).with_name("gigatile")), "pyramid", str(source), str(out)]
+    plain = [sys.executable, "-c", PLAIN, str(source), str(out)]
+    results = {"gigatile pyramid": [], "libvips tiffsave": []}
+    for _ in range(args.runs):
+        for name, command in (("libvips tiffsave", plain), ("gigatile pyramid", gigatile)):
+            results[name].append(timed(command))
+    for name, runs in results.items():
+        walls, rss = [r[0] for r in runs], [r[1] for r in runs]
+        print(f"{name:18s} wall {min(walls):.1f}–{max(walls):.1f} s, peak RSS {min(rss):.0f}–{max(rss):.0f} MiB")
+    ratio = min(r[0] for r in results["gigatile pyramid"]) / min(r[0] for r in results["libvips tiffsave"])
+    print(f"gigatile ÷ libvips (best of {args.runs}): {ratio:.2f}; output {out.stat().st_size / 2**20:,.0f} MiB")
+    out.unlink()
+
+
+if __name__ == "__main__":
+    main()
