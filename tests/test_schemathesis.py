@@ -13,7 +13,28 @@ from hypothesis import HealthCheck, settings
 from gigatile.app import app
 
 FIXTURES = Path(__file__).resolve().parent / "fuzz" / "corpus" / "images"
-schema = schemathesis.openapi.from_asgi("/openapi.json", app)
+
+
+def _load_schema():
+    """Fetch /openapi.json with a source that exists (the default folder may not)."""
+    import os
+
+    from gigatile.config import get_settings
+
+    saved = os.environ.get("GIGATILE_SOURCE")
+    os.environ["GIGATILE_SOURCE"] = str(FIXTURES)
+    get_settings.cache_clear()
+    try:
+        return schemathesis.openapi.from_asgi("/openapi.json", app)
+    finally:
+        if saved is None:
+            os.environ.pop("GIGATILE_SOURCE")
+        else:
+            os.environ["GIGATILE_SOURCE"] = saved
+        get_settings.cache_clear()
+
+
+schema = _load_schema()
 
 
 @pytest.fixture(autouse=True)
