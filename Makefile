@@ -3,6 +3,8 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 PYTHON ?= python3
 STAMP  := $(VENV)/.installed
+# The S3 server of the benchmark (npm registry); defined here, before the rules that need it.
+S3RVER := build/s3rver/node_modules/.bin/s3rver
 
 .PHONY: install demo test lint format measure bench cold-start clean sam-check sam-build vendor system-packages
 
@@ -53,8 +55,8 @@ measure: install
 
 ## make bench: gigatile vs a naive source, whole-object Pillow, rio-tiler on a COG and static
 ## dzsave tiles, at 0 and 20 ms per S3 request; writes docs/benchmarks.md, .json and .png
-S3RVER := build/s3rver/node_modules/.bin/s3rver
 $(S3RVER):
+	command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
 	mkdir -p build/s3rver
 	npm install --silent --no-audit --no-fund --prefix build/s3rver s3rver@3.7.1
 

@@ -107,8 +107,8 @@ class Tiler:
     def _open_source(self, reader: ObjectReader) -> SourceImage:
         s = self.settings
         src = SourceImage(reader, self.images, s.max_image_pixels, s.max_decode_pixels)
-        if src.format == "tiff" or not s.pyramid_prefix:
-            return src
+        if src.format == "tiff" or not s.pyramid_prefix or src.width * src.height < s.convert_min_pixels:
+            return src  # no pyramid is ever made for it: spare the lookup
         # A non-tiled source: read its derived pyramid instead, if the converter made one
         # for this exact version (one GET, a 404 until then).
         key = derived_key(s.pyramid_prefix, reader.key, src.version.etag)
