@@ -14,17 +14,10 @@ from conftest import BUCKET, PREFIX
 from gigatile.cli import main as cli
 from gigatile.vips import vips
 from helpers import psnr
+from infra.bench.setups import Context
 
 EVENT = json.loads((Path(__file__).parent / "events" / "s3-put.json").read_text())
 TILE = "/api/v1/image/tile"
-
-
-class Context:
-    function_name = "gigatile-converter"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 3008
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:gigatile-converter"
-    aws_request_id = "11111111-2222-3333-4444-555555555555"
 
 
 def s3_event(key: str) -> dict:
