@@ -89,11 +89,11 @@ class Tiler:
     # -- lookup ------------------------------------------------------------------------
     def reader(self, image_id: str) -> ObjectReader:
         key = self.store.key_for(validate_image_id(image_id))
+        return self._readers.get_or_make(key, lambda: self._new_reader(key))
+
+    def _new_reader(self, key: str) -> ObjectReader:
         s = self.settings
-        return self._readers.get_or_make(
-            key,
-            lambda: ObjectReader(self.store, key, self.blocks, s.block_size, s.version_ttl, s.open_read_bytes),
-        )
+        return ObjectReader(self.store, key, self.blocks, s.block_size, s.version_ttl, s.open_read_bytes)
 
     def version(self, image_id: str) -> ObjectVersion:
         """The source version (0 GETs when warm): enough to answer a conditional request."""
@@ -112,9 +112,8 @@ class Tiler:
         # A non-tiled source: read its derived pyramid instead, if the converter made one
         # for this exact version (one GET, a 404 until then).
         key = derived_key(s.pyramid_prefix, reader.key, src.version.etag)
-        derived_reader = ObjectReader(self.store, key, self.blocks, s.block_size, s.version_ttl, s.open_read_bytes)
         try:
-            derived = SourceImage(derived_reader, self.images, s.max_image_pixels, s.max_decode_pixels)
+            derived = SourceImage(self._new_reader(key), self.images, s.max_image_pixels, s.max_decode_pixels)
         except (ImageNotFound, Forbidden):  # S3 says 403 for a missing key without ListBucket
             return src
         if (derived.width, derived.height) != (src.width, src.height) or derived.format != "tiff":
