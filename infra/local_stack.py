@@ -126,11 +126,16 @@ def make_pyramid(
     return path
 
 
+def proc_status_mib(field: str) -> float:
+    """A memory figure of this process from /proc/self/status (VmRSS, VmHWM…), in MiB."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
 def peak_rss_mib() -> float:
     """This process's peak resident set (VmHWM). Not getrusage's ru_maxrss: Linux carries
     that over exec from the forking parent, so a fresh child reports its parent's peak."""
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmHWM in /proc/self/status")
+    return proc_status_mib("VmHWM")

@@ -41,14 +41,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--cache", default=".cache/demo")
     args = parser.parse_args()
-    from infra.local_stack import pattern
+    from infra.bench.datasets import make_baseline
 
-    source = Path(args.cache) / f"baseline-{args.width}x{args.height}.jpg"
-    if not source.exists():
-        start = time.perf_counter()
-        pattern(args.width, args.height, seed=9).jpegsave(str(source) + ".partial.jpg", Q=85)
-        os.rename(str(source) + ".partial.jpg", source)
-        print(f"made {source.name} ({source.stat().st_size / 2**20:,.0f} MiB) in {time.perf_counter() - start:.0f} s")
+    source = make_baseline(Path(args.cache) / f"baseline-{args.width}x{args.height}.jpg", args.width, args.height)
     out = Path(args.cache) / "conversion-out.tif"
     gigatile = [str(Path(sys.executable).with_name("gigatile")), "pyramid", str(source), str(out)]
     plain = [sys.executable, "-c", PLAIN, str(source), str(out)]

@@ -28,7 +28,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from infra.counting_proxy import CountingProxy  # noqa: E402
-from infra.local_stack import free_port, make_pyramid, pattern, start_moto, upload, use_credentials  # noqa: E402
+from infra.local_stack import (  # noqa: E402
+    free_port,
+    make_pyramid,
+    pattern,
+    proc_status_mib,
+    start_moto,
+    upload,
+    use_credentials,
+)
 
 BUCKET = "gigatile-reliability"
 
@@ -145,14 +153,6 @@ def simulate(stack: Stack, clients: int, tiles: int, seed: int = 7) -> dict:
         server.should_exit = True
 
 
-def _status(key: str) -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith(key):
-                return int(line.split()[1]) / 1024
-    return float("nan")
-
-
 def soak(stack: Stack, requests: int, seed: int = 11) -> dict:
     """Through the Lambda handler, fed API Gateway events: the production path."""
     from urllib.parse import parse_qsl, urlsplit
@@ -172,7 +172,7 @@ def soak(stack: Stack, requests: int, seed: int = 11) -> dict:
     def snapshot():
         tiler = get_tiler()
         return {
-            "rss_mib": round(_status("VmRSS:"), 1),
+            "rss_mib": round(proc_status_mib("VmRSS"), 1),
             "open_images": len(tiler.images._items),
             "open_image_mib": round(tiler.images.size / 2**20, 1),
             "block_cache_mib": round(tiler.blocks.size / 2**20, 1),
