@@ -37,6 +37,12 @@ class TileNotFound(GigatileError):
     code = "tile_not_found"
 
 
+class PageNotFound(GigatileError):
+    """`page=` beyond the frames or pages the image has."""
+
+    code = "page_not_found"
+
+
 class TooLarge(GigatileError):
     code = "too_large"
 

@@ -30,7 +30,7 @@ from .sources.ids import validate_image_id
 from .sources.reader import ObjectReader, ReadStats
 
 # Bump when rendering changes, so tile ETags change with it.
-RENDER_VERSION = "2"
+RENDER_VERSION = "3"
 
 
 @dataclass
@@ -99,16 +99,17 @@ class Tiler:
         """The source version (0 GETs when warm): enough to answer a conditional request."""
         return self.reader(image_id).version()
 
-    def source(self, image_id: str) -> SourceImage:
+    def source(self, image_id: str, page: int = 0) -> SourceImage:
         reader = self.reader(image_id)
         version = reader.version()
-        return self._sources.get_or_make((reader.key, version.etag), lambda: self._open_source(reader))
+        return self._sources.get_or_make((reader.key, version.etag, page), lambda: self._open_source(reader, page))
 
-    def _open_source(self, reader: ObjectReader) -> SourceImage:
+    def _open_source(self, reader: ObjectReader, page: int) -> SourceImage:
         s = self.settings
-        src = SourceImage(reader, self.images, s.max_image_pixels, s.max_decode_pixels)
-        if src.format == "tiff" or not s.pyramid_prefix or src.width * src.height < s.convert_min_pixels:
-            return src  # no pyramid is ever made for it: spare the lookup
+        src = SourceImage(reader, self.images, s.max_image_pixels, s.max_decode_pixels, page)
+        small = src.width * src.height < s.convert_min_pixels
+        if src.format == "tiff" or page or not s.pyramid_prefix or small:
+            return src  # no pyramid is ever made for it (the converter takes page 0): spare the lookup
         # A non-tiled source: read its derived pyramid instead, if the converter made one
         # for this exact version (one GET, a 404 until then).
         key = derived_key(s.pyramid_prefix, reader.key, src.version.etag)
@@ -130,22 +131,25 @@ class Tiler:
             return fn()
 
     # -- operations --------------------------------------------------------------------
-    def describe(self, image_id: str) -> SourceImage:
-        """The source's header: size, format, levels, version."""
-        return self._once_more_if_changed(lambda: self.source(image_id))
+    def describe(self, image_id: str, page: int = 0) -> SourceImage:
+        """The source page's header: size, format, levels, version, page count."""
+        return self._once_more_if_changed(lambda: self.source(image_id, page))
 
-    def meta(self, image_id: str, tile_size: int) -> dict:
-        src = self.describe(image_id)
+    def meta(self, image_id: str, tile_size: int, page: int = 0) -> dict:
+        src = self.describe(image_id, page)
         grid = TileGrid(src.width, src.height, tile_size)
+        original = src.derived_from or src
         return {
             "width": src.width,
             "height": src.height,
             "tile_size": tile_size,
             "max_level": grid.max_level,
-            "format": (src.derived_from or src).format,
+            "format": original.format,
             "levels": grid.levels(),
-            "version": (src.derived_from or src).version.etag,
+            "version": original.version.etag,
             "source_levels": len(src.levels),
+            "page": page,
+            "pages": original.pages,
         }
 
     def tile(
@@ -157,30 +161,38 @@ class Tiler:
         y: int,
         fmt: str,
         quality: int | None,
+        page: int = 0,
     ) -> Tile:
-        """Tile (x, y) of `level` in the grid `grid_for(width, height)` lays over the image."""
+        """Tile (x, y) of `level` in the grid `grid_for(width, height)` lays over the page."""
 
         def plan(src: SourceImage) -> Plan:
             grid = grid_for(src.width, src.height)
             box = grid.tile_box(level, x, y)
             return Plan(grid.scale(level), grid.level_size(level), box, box[2:])
 
-        return self.render(image_id, plan, fmt, quality)
+        return self.render(image_id, plan, fmt, quality, page)
 
-    def render(self, image_id: str, plan_for: Callable[[SourceImage], Plan], fmt: str, quality: int | None) -> Tile:
-        """Render the plan `plan_for(source)` makes, encoded as `fmt` at `quality` (None: the
-        default, or a stored JPEG tile's own quality when it can be served as it is)."""
+    def render(
+        self,
+        image_id: str,
+        plan_for: Callable[[SourceImage], Plan],
+        fmt: str,
+        quality: int | None,
+        page: int = 0,
+    ) -> Tile:
+        """Render the plan `plan_for(source)` makes of `page`, encoded as `fmt` at `quality`
+        (None: the default, or a stored JPEG tile's own quality when it can be served as it is)."""
         deadline = time.monotonic() + self.settings.deadline_ms / 1000
-        return self._once_more_if_changed(lambda: self._render(image_id, plan_for, fmt, quality, deadline))
+        return self._once_more_if_changed(lambda: self._render(image_id, page, plan_for, fmt, quality, deadline))
 
-    def _render(self, image_id, plan_for, fmt, quality, deadline: float) -> Tile:
+    def _render(self, image_id, page, plan_for, fmt, quality, deadline: float) -> Tile:
         try:
-            return self._render_once(image_id, plan_for, fmt, quality, deadline)
+            return self._render_once(image_id, page, plan_for, fmt, quality, deadline)
         finally:
             memory.after_render()
 
-    def _render_once(self, image_id, plan_for, fmt, quality, deadline: float) -> Tile:
-        src = self.source(image_id)
+    def _render_once(self, image_id, page, plan_for, fmt, quality, deadline: float) -> Tile:
+        src = self.source(image_id, page)
         plan = plan_for(src)
         before = src.reader.snapshot()
         if time.monotonic() > deadline:  # opening the image took it all
@@ -196,25 +208,28 @@ class Tiler:
             if time.monotonic() > deadline:  # waiting for a render slot
                 raise DeadlineExceeded("the request's time budget ran out before rendering")
             start = time.perf_counter()
-            opened, image = self._render_or_wait(image_id, src, plan)
+            opened, image = self._render_or_wait(image_id, page, src, plan)
+            keep_icc = plan.icc == "keep"
             body = run_guarded(
-                opened, self.images, image, lambda: encode(image, fmt, quality or DEFAULT_QUALITY), deadline
+                opened, self.images, image, lambda: encode(image, fmt, quality or DEFAULT_QUALITY, keep_icc), deadline
             )
             elapsed = (time.perf_counter() - start) * 1000
+        if len(body) > self.settings.max_response_bytes:  # Lambda's payload limit, after base64
+            raise TooLarge(f"the encoded image is {len(body)} bytes, over {self.settings.max_response_bytes}")
         return Tile(body, MEDIA_TYPES[fmt], image.width, image.height, src.reader.snapshot().since(before), elapsed)
 
-    def _render_or_wait(self, image_id: str, src: SourceImage, plan: Plan):
+    def _render_or_wait(self, image_id: str, page: int, src: SourceImage, plan: Plan):
         """Render; a decode over budget of a non-tiled source looks again for its derived
         pyramid (the converter may have finished since the source was opened) and, with
         none yet, asks the client to come back (503 + Retry-After) instead of refusing."""
         try:
             return render(src, plan)
         except TooLarge as exc:
-            if not self.settings.converter or src.format == "tiff":
+            if not self.settings.converter or src.format == "tiff" or page:
                 raise
             with self._sources.lock:
-                self._sources.pop((src.reader.key, src.version.etag), None)
-            fresh = self.source(image_id)
+                self._sources.pop((src.reader.key, src.version.etag, page), None)
+            fresh = self.source(image_id, page)
             if fresh.derived_from is not None:
                 return render(fresh, plan)
             raise ConversionPending(f"{exc.message}; a pyramid is being built, retry later") from None

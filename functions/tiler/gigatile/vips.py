@@ -18,7 +18,7 @@ ALLOWED_LOADERS = (
     "VipsForeignLoadPng",
     "VipsForeignLoadWebp",
     "VipsForeignLoadTiff",
-    "VipsForeignLoadGif",
+    "VipsForeignLoadNsgif",  # libnsgif: GIF frames
     "VipsForeignLoadHeif",
 )
 

@@ -16,6 +16,7 @@ STATUS = {
     errors.AccessDenied: 403,
     errors.ImageNotFound: 404,
     errors.TileNotFound: 404,
+    errors.PageNotFound: 404,
     errors.TooLarge: 413,
     errors.UnsupportedImage: 415,
     errors.UpstreamError: 502,

@@ -26,15 +26,17 @@ def negotiate(accept: str, hint: str = "") -> str:
     return "avif" if "image/avif" in accept else "webp" if "image/webp" in accept else "jpeg"
 
 
-def encode(image, fmt: str, quality: int) -> bytes:
-    """Encode with metadata stripped; JPEG has no alpha, so it is flattened onto white."""
+def encode(image, fmt: str, quality: int, keep_icc: bool = False) -> bytes:
+    """Encode with metadata stripped (but for the ICC profile when `keep_icc`); JPEG has no
+    alpha, so it is flattened onto white."""
+    keep = "icc" if keep_icc else "none"
     if fmt == "jpeg":
         if image.bands in (2, 4):
             image = image.flatten(background=255)
-        return image.jpegsave_buffer(Q=quality, keep="none")
+        return image.jpegsave_buffer(Q=quality, keep=keep)
     if fmt == "png":
-        return image.pngsave_buffer(compression=6, keep="none")
+        return image.pngsave_buffer(compression=6, keep=keep)
     if fmt == "avif":
         # effort 2 of 0–9: AVIF's slowest settings cost seconds per tile.
-        return image.heifsave_buffer(compression="av1", Q=quality, effort=2, keep="none")
-    return image.webpsave_buffer(Q=quality, keep="none")
+        return image.heifsave_buffer(compression="av1", Q=quality, effort=2, keep=keep)
+    return image.webpsave_buffer(Q=quality, keep=keep)

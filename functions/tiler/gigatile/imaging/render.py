@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..vips import vips
 from .source_image import SourceImage
 
 
@@ -16,7 +17,11 @@ from .source_image import SourceImage
 class Plan:
     """What to render: the image reduced by `scale` as a `view`-sized virtual image, the
     `box` (left, top, width, height) of it to cut, resized to `out`, then mirrored,
-    rotated clockwise by `rotation` degrees and turned to `quality`."""
+    rotated clockwise by `rotation` degrees and turned to `quality`.
+
+    `icc` says what becomes of an embedded colour profile: "strip" keeps the stored pixel
+    values and drops it (tiles: what pass-through serves too), "srgb" converts the pixels
+    to sRGB with it, "keep" keeps the stored values and embeds it in the output."""
 
     scale: float
     view: tuple[int, int]
@@ -25,6 +30,7 @@ class Plan:
     mirror: bool = False
     rotation: float = 0
     quality: str = "color"  # color, gray or bitonal
+    icc: str = "strip"
 
 
 def view_at(source: SourceImage, scale: float, width: int, height: int):
@@ -37,8 +43,29 @@ def view_at(source: SourceImage, scale: float, width: int, height: int):
     image = opened.image
     factor = downsample / scale
     if factor != 1:
-        image = image.resize(factor, kernel="lanczos3")
+        image = resize(image, factor)
     return opened, _exactly(image, width, height)
+
+
+def resize(image, hscale: float, vscale: float | None = None):
+    """Lanczos3, with alpha premultiplied so that the colour of transparent pixels does
+    not bleed into their visible neighbours."""
+    vscale = hscale if vscale is None else vscale
+    if not image.hasalpha():
+        return image.resize(hscale, vscale=vscale, kernel="lanczos3")
+    fmt = image.format
+    return image.premultiply().resize(hscale, vscale=vscale, kernel="lanczos3").unpremultiply().cast(fmt)
+
+
+def to_srgb(image):
+    """Pixels converted to sRGB with their embedded ICC profile; a profile libvips cannot
+    use leaves them as they are (to_display then converts CMYK with libvips' own profile)."""
+    if "icc-profile-data" in image.get_fields():
+        try:
+            return image.icc_transform("srgb", embedded=True, intent="relative")
+        except vips().Error:
+            return image
+    return image
 
 
 def to_display(image):
@@ -54,8 +81,9 @@ def render(source: SourceImage, plan: Plan):
     left, top, width, height = plan.box
     image = image.crop(left, top, width, height)
     if (width, height) != plan.out:
-        image = image.resize(plan.out[0] / width, vscale=plan.out[1] / height, kernel="lanczos3")
-        image = _exactly(image, *plan.out)
+        image = _exactly(resize(image, plan.out[0] / width, plan.out[1] / height), *plan.out)
+    if plan.icc == "srgb":
+        image = to_srgb(image)
     image = to_display(image)
     if plan.mirror:
         image = image.fliphor()

@@ -81,7 +81,8 @@ def stored_tile(src: SourceImage, plan: Plan, quality: int | None) -> bytes | No
     `quality` None means "any": the source's own quality is then what the client gets.
     """
     left, top, width, height = plan.box
-    if plan.mirror or plan.rotation % 360 or plan.quality != "color" or (width, height) != plan.out:
+    transformed = plan.mirror or plan.rotation % 360 or plan.quality != "color" or plan.icc != "strip"
+    if transformed or (width, height) != plan.out:
         return None
     layout = src.tiff_layout
     level = src.level_at(plan.scale)
@@ -106,7 +107,7 @@ def stored_tile(src: SourceImage, plan: Plan, quality: int | None) -> bytes | No
 
 
 class TiffLayout:
-    """The IFDs of one TIFF version: the main chain (pages) and the first IFD's SubIFDs."""
+    """The IFDs of one TIFF version: the main chain (pages) and each page's SubIFDs."""
 
     def __init__(self, reader: ObjectReader):
         self.reader = reader
@@ -127,23 +128,23 @@ class TiffLayout:
         self._levels: dict[tuple, TiledLevel] = {}
 
     def level(self, options: tuple) -> TiledLevel:
-        """The level SourceImage opens with these load options: (), (("page", i),) or (("subifd", i),)."""
+        """The level SourceImage opens with these load options: page and/or subifd."""
         if options not in self._levels:
             self._levels[options] = self._read_level(self._ifd_offset(dict(options)))
         return self._levels[options]
 
     # -- structure -------------------------------------------------------------------
     def _ifd_offset(self, options: dict) -> int:
+        page = options.get("page", 0)
+        if page >= len(self.pages):
+            raise NotPassable("no such page")
         if "subifd" in options:
-            subifds = self._tags(self.pages[0]).get(330, ())
+            subifds = self._tags(self.pages[page]).get(330, ())
             index = options["subifd"]
             if index >= len(subifds):
                 raise NotPassable("no such SubIFD")
             return subifds[index]
-        index = options.get("page", 0)
-        if index >= len(self.pages):
-            raise NotPassable("no such page")
-        return self.pages[index]
+        return self.pages[page]
 
     def _chain(self, offset: int) -> list[int]:
         pages, seen = [], set()

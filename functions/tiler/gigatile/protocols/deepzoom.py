@@ -2,9 +2,9 @@
 
 Laid out as OpenSeadragon reads it and `vips dzsave` writes it: level N = full size with
 N = ceil(log2(max(w, h))), each lower level half the size rounded up, down to 1 × 1.
-`tile_size` and `overlap` come from the query (OpenSeadragon repeats the descriptor's
-query string on every tile URL), so one image can be served with any layout; without
-them, from GIGATILE_DZ_TILE_SIZE and GIGATILE_DZ_OVERLAP.
+`tile_size`, `overlap` and `page` come from the query (OpenSeadragon repeats the
+descriptor's query string on every tile URL), so one image can be served with any layout;
+without them, from GIGATILE_DZ_TILE_SIZE and GIGATILE_DZ_OVERLAP, page 0.
 """
 
 from __future__ import annotations
@@ -25,13 +25,12 @@ from ..imaging.encode import normalize_format
 from ..imaging.geometry import DeepZoomGrid
 from ..observability import record_tile
 from ..service import get_tiler, tile_etag
+from .params import Format, Page, Quality, TileSize
 
 router = APIRouter(prefix="/dzi", tags=["deepzoom"])
 
 TILE_PATH = re.compile(r"^(?P<id>.+)_files/(?P<level>\d{1,4})/(?P<col>\d{1,9})_(?P<row>\d{1,9})\.(?P<fmt>\w{1,8})$")
-TileSize = Annotated[int, Query(ge=64, le=1024)]
 Overlap = Annotated[int, Query(ge=0, le=2)]
-Quality = Annotated[int | None, Query(ge=1, le=100, description="default 90, or a stored tile's own")]
 DZI_TYPE = "application/xml"
 
 
@@ -50,8 +49,9 @@ def deepzoom(
     path: str,
     tile_size: TileSize | None = None,
     overlap: Overlap | None = None,
-    format: Annotated[str, Query(max_length=8)] = "jpeg",
+    format: Format = "jpeg",
     quality: Quality = None,
+    page: Page = 0,
 ):
     settings, tiler = get_settings(), get_tiler()
     tile_size = settings.dz_tile_size if tile_size is None else tile_size
@@ -61,11 +61,11 @@ def deepzoom(
         require_access(request, image_id)
         fmt = normalize_format(format, allow_auto=True)  # "auto": tiles are .auto, chosen per request
         version = tiler.version(image_id)
-        etag = tile_etag(version, "dzi", tile_size, overlap, fmt)
+        etag = tile_etag(version, "dzi", tile_size, overlap, fmt, page)
         headers = cache_headers(settings, etag, version, pinned=False, max_age=settings.meta_max_age)
         if not_modified(request, etag):
             return not_modified_response(headers)
-        src = tiler.describe(image_id)
+        src = tiler.describe(image_id, page)
         body = descriptor(src.width, src.height, tile_size, overlap, fmt)
         return Response(body, media_type=DZI_TYPE, headers=headers)
 
@@ -77,11 +77,15 @@ def deepzoom(
     fmt, negotiated = output_format(request, match["fmt"])
     level, col, row = int(match["level"]), int(match["col"]), int(match["row"])
     version = tiler.version(image_id)
-    etag = tile_etag(version, "dz", level, col, row, tile_size, overlap, fmt, quality)
+    etag = tile_etag(version, "dz", level, col, row, tile_size, overlap, fmt, quality, page)
     headers = cache_headers(settings, etag, version, pinned=False) | negotiated
     if not_modified(request, etag):
         return not_modified_response(headers)
-    result = tiler.tile(image_id, lambda w, h: DeepZoomGrid(w, h, tile_size, overlap), level, col, row, fmt, quality)
+
+    def grid(width: int, height: int) -> DeepZoomGrid:
+        return DeepZoomGrid(width, height, tile_size, overlap)
+
+    result = tiler.tile(image_id, grid, level, col, row, fmt, quality, page)
     record_tile(image_id, result, tile_level=level, x=col, y=row)
     headers |= {"X-Tile-Width": str(result.width), "X-Tile-Height": str(result.height)}
     return Response(result.body, media_type=result.media_type, headers=headers)

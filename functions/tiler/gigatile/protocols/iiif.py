@@ -3,6 +3,10 @@
 
 Region and size pick a scale; the render is the same plan as every tile (the cheapest
 pyramid level, Lanczos3), so a IIIF tile and the DeepZoom tile it equals share caches.
+
+A page other than the first (a GIF frame, a page of a multi-page TIFF) is its own image
+service: `/iiif/3/page:N/ID/…`. Viewers build every URL from info.json's `id`, which keeps
+that segment, as it keeps a `t:TOKEN` segment before it.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ SIZE_WH = re.compile(r"^(!)?(\d*),(\d*)$")
 SIZE_PCT = re.compile(rf"^pct:({NUMBER})$")
 ROTATION = re.compile(rf"^(!)?({NUMBER})$")
 QUALITIES = ("default", "color", "gray", "bitonal")
+PAGE_SEGMENT = re.compile(r"^page:(\d{1,5})/(.+)$")
 
 
 @dataclass(frozen=True)
@@ -179,15 +184,16 @@ def info(src: SourceImage, service_id: str, limits: Limits) -> dict:
 def iiif(request: Request, path: str):
     settings, tiler = get_settings(), get_tiler()
     token, path = split_path_token(path) if settings.signing_keys else (None, path)
+    page, path = split_page(path)
     if path.endswith("/info.json"):
-        return info_response(request, path.removesuffix("/info.json"), settings, token)
+        return info_response(request, path.removesuffix("/info.json"), page, settings, token)
     m = REQUEST.match(path)
     if not m:
         # The bare service URI: the spec asks for a 303 to its info.json. (An id that itself
         # looks like ID/REGION/SIZE/ROTATION/QUALITY.FORMAT is read as an image request.)
         require_access(request, path, token)
         tiler.version(path)  # 404 for an unknown image, 400 for a bad id
-        service = service_uri(request, settings, path, token)
+        service = service_uri(request, settings, path, page, token)
         return RedirectResponse(f"{service}/info.json", status_code=303, headers={"Cache-Control": "max-age=300"})
 
     image_id = m["id"]
@@ -195,33 +201,38 @@ def iiif(request: Request, path: str):
     fmt, negotiated = output_format(request, m["fmt"])
     plan = plan_for(m["region"], m["size"], m["rotation"], m["quality"], Limits.of(settings))
     version = tiler.version(image_id)
-    etag = tile_etag(version, "iiif", m["region"], m["size"], m["rotation"], m["quality"], fmt)
+    etag = tile_etag(version, "iiif", m["region"], m["size"], m["rotation"], m["quality"], fmt, page)
     headers = cache_headers(settings, etag, version, pinned=False) | {"Link": PROFILE_LINK} | negotiated
     if not_modified(request, etag):
         return not_modified_response(headers)
-    result = tiler.render(image_id, plan, fmt, None)
-    if len(result.body) > settings.max_response_bytes:
-        raise TooLarge(f"the encoded image is {len(result.body)} bytes, over {settings.max_response_bytes}")
+    result = tiler.render(image_id, plan, fmt, None, page)
     record_tile(image_id, result, region=m["region"], size=m["size"])
     return Response(result.body, media_type=result.media_type, headers=headers)
 
 
-def service_uri(request: Request, settings: Settings, image_id: str, token: str | None) -> str:
-    """The image's IIIF id; a path token stays in it, so that viewers send it with every tile."""
+def split_page(path: str) -> tuple[int, str]:
+    """`page:N/REST` → (N, REST); any other path → (0, path)."""
+    m = PAGE_SEGMENT.match(path)
+    return (int(m[1]), m[2]) if m else (0, path)
+
+
+def service_uri(request: Request, settings: Settings, image_id: str, page: int, token: str | None) -> str:
+    """The image's IIIF id; a path token and page stay in it, so that viewers send them with every tile."""
     signed = f"t:{token}/" if token else ""
-    return f"{public_base(request, settings)}/iiif/3/{signed}{quote(image_id, safe='')}"
+    paged = f"page:{page}/" if page else ""
+    return f"{public_base(request, settings)}/iiif/3/{signed}{paged}{quote(image_id, safe='')}"
 
 
-def info_response(request: Request, image_id: str, settings: Settings, token: str | None) -> Response:
+def info_response(request: Request, image_id: str, page: int, settings: Settings, token: str | None) -> Response:
     tiler = get_tiler()
     require_access(request, image_id, token)
     version = tiler.version(image_id)
-    service_id = service_uri(request, settings, image_id, token)
+    service_id = service_uri(request, settings, image_id, page, token)
     etag = tile_etag(version, "info", service_id)
     headers = cache_headers(settings, etag, version, pinned=False, max_age=settings.meta_max_age)
     headers |= {"Vary": "Accept", "Link": PROFILE_LINK}
     if not_modified(request, etag):
         return not_modified_response(headers)
-    body = info(tiler.describe(image_id), service_id, Limits.of(settings))
+    body = info(tiler.describe(image_id, page), service_id, Limits.of(settings))
     media = LD_JSON if "application/ld+json" in request.headers.get("accept", "") else "application/json"
     return JSONResponse(body, headers=headers, media_type=media)

@@ -1,0 +1,15 @@
+"""Query parameters shared by the protocols, declared once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Query
+
+ImageId = Annotated[
+    str, Query(alias="path", min_length=1, max_length=1024, description="image id (key under the prefix)")
+]
+TileSize = Annotated[int, Query(ge=64, le=1024)]
+Quality = Annotated[int | None, Query(ge=1, le=100, description="default 90, or a stored tile's own")]
+Page = Annotated[int, Query(ge=0, le=65535, description="frame of a GIF or animated WebP, page of a multi-page TIFF")]
+Format = Annotated[str, Query(max_length=8)]
