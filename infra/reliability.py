@@ -159,12 +159,11 @@ def soak(stack: Stack, requests: int, seed: int = 11) -> dict:
 
     from gigatile.handler import handler
     from gigatile.service import get_tiler
-    from infra.bench.setups import Context
-    from infra.events import api_gateway_event
+    from infra.events import LambdaContext, api_gateway_event
 
     def get(url: str) -> dict:
         parts = urlsplit(url)
-        return handler(api_gateway_event("http-api-v2", parts.path, dict(parse_qsl(parts.query))), Context())
+        return handler(api_gateway_event("http-api-v2", parts.path, dict(parse_qsl(parts.query))), LambdaContext())
 
     urls = random_urls(stack.images, requests, seed)
     warm = max(1, requests // 10)

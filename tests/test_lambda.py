@@ -10,18 +10,8 @@ import logging
 import pytest
 
 from gigatile.observability import logger
+from infra.events import LambdaContext
 from infra.events import api_gateway_event as event
-
-
-class Context:
-    function_name = "gigatile-tiler"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 1769
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:gigatile-tiler"
-    aws_request_id = "0c1f1f6e-1111-2222-3333-444455556666"
-
-    def get_remaining_time_in_millis(self):
-        return 10_000
 
 
 @pytest.fixture
@@ -56,7 +46,7 @@ def headers_of(response: dict) -> dict:
 @pytest.mark.parametrize("fmt,media", [("jpeg", "image/jpeg"), ("png", "image/png"), ("webp", "image/webp")])
 def test_tile_through_lambda_is_base64_with_its_content_type(handler, kind, fmt, media, capsys, tile_logs):
     query = {"path": "pyr.tif", "level": 5, "x": 3, "y": 4, "format": fmt}
-    response = handler(event(kind, "/api/v1/image/tile", query), Context())
+    response = handler(event(kind, "/api/v1/image/tile", query), LambdaContext())
     assert response["statusCode"] == 200
     assert response["isBase64Encoded"] is True
     headers = headers_of(response)
@@ -71,7 +61,7 @@ def test_tile_through_lambda_is_base64_with_its_content_type(handler, kind, fmt,
     # The structured log line, formatted by Powertools as it would reach CloudWatch.
     line = json.loads(logger.registered_formatter.format(tile_logs[-1]))
     assert {"message": "tile", "image": "pyr.tif", "tile_level": 5, "x": 3, "y": 4}.items() <= line.items()
-    assert line["function_request_id"] == Context.aws_request_id and line["s3_gets"] >= 1
+    assert line["function_request_id"] == LambdaContext.aws_request_id and line["s3_gets"] >= 1
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert emf, "no EMF metrics were flushed"
     names = {m["Name"] for d in emf[-1]["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}
@@ -80,10 +70,10 @@ def test_tile_through_lambda_is_base64_with_its_content_type(handler, kind, fmt,
 
 @pytest.mark.parametrize("kind", ["http-api-v2", "rest-api-v1"])
 def test_meta_and_errors_through_lambda_are_json(handler, kind):
-    ok = handler(event(kind, "/api/v1/image/meta", {"path": "pyr.tif"}), Context())
+    ok = handler(event(kind, "/api/v1/image/meta", {"path": "pyr.tif"}), LambdaContext())
     assert ok["statusCode"] == 200 and ok["isBase64Encoded"] is False
     assert json.loads(ok["body"])["width"] == 3000
-    missing = handler(event(kind, "/api/v1/image/meta", {"path": "nope.tif"}), Context())
+    missing = handler(event(kind, "/api/v1/image/meta", {"path": "nope.tif"}), LambdaContext())
     assert missing["statusCode"] == 404
     assert json.loads(missing["body"])["error"]["code"] == "image_not_found"
     assert headers_of(missing)["cache-control"] == "public, max-age=60"
@@ -91,8 +81,8 @@ def test_meta_and_errors_through_lambda_are_json(handler, kind):
 
 def test_conditional_request_through_lambda_is_304(handler):
     query = {"path": "pyr.tif", "level": 4, "x": 1, "y": 1}
-    first = handler(event("http-api-v2", "/api/v1/image/tile", query), Context())
+    first = handler(event("http-api-v2", "/api/v1/image/tile", query), LambdaContext())
     etag = headers_of(first)["etag"]
-    again = handler(event("http-api-v2", "/api/v1/image/tile", query, {"if-none-match": etag}), Context())
+    again = handler(event("http-api-v2", "/api/v1/image/tile", query, {"if-none-match": etag}), LambdaContext())
     assert again["statusCode"] == 304
     assert again["body"] == ""

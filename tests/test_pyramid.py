@@ -14,10 +14,11 @@ from conftest import BUCKET, PREFIX
 from gigatile.cli import main as cli
 from gigatile.vips import vips
 from helpers import psnr
-from infra.bench.setups import Context
+from infra.events import LambdaContext
 
 EVENT = json.loads((Path(__file__).parent / "events" / "s3-put.json").read_text())
 TILE = "/api/v1/image/tile"
+CONVERTER = LambdaContext("gigatile-converter")
 
 
 def s3_event(key: str) -> dict:
@@ -76,16 +77,16 @@ def test_upload_convert_serve(configure, s3, baseline):
 
     from gigatile.converter import handler
 
-    (result,) = handler(s3_event(key), Context())["results"]
+    (result,) = handler(s3_event(key), CONVERTER)["results"]
     assert result["status"] == "converted", result
     etag = s3.bucket_client.head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')
     assert result["target"] == f"_pyramids/{key}@{etag}.tif"
     derived = s3.bucket_client.head_object(Bucket=BUCKET, Key=result["target"])
     assert derived["Metadata"]["source-etag"] == etag
     # Idempotent, never triggered by its own output, and the EventBridge form works too.
-    assert handler(s3_event(key), Context())["results"][0]["reason"] == "already converted"
-    assert handler(s3_event(result["target"]), Context())["results"][0]["status"] == "skipped"
-    assert handler(eventbridge_event(key), Context())["results"][0]["reason"] == "already converted"
+    assert handler(s3_event(key), CONVERTER)["results"][0]["reason"] == "already converted"
+    assert handler(s3_event(result["target"]), CONVERTER)["results"][0]["status"] == "skipped"
+    assert handler(eventbridge_event(key), CONVERTER)["results"][0]["reason"] == "already converted"
 
     # After: the same URL serves from the pyramid; metadata and URLs are unchanged.
     s3.proxy.reset()
@@ -106,13 +107,73 @@ def test_small_images_and_other_prefixes_are_not_converted(configure, s3):
     configure()
     from gigatile.converter import handler
 
-    (small,) = handler(s3_event(f"{PREFIX}/photo.jpg"), Context())["results"]
+    (small,) = handler(s3_event(f"{PREFIX}/photo.jpg"), CONVERTER)["results"]
     assert small["status"] == "skipped" and "under GIGATILE_CONVERT_MIN_PIXELS" in small["reason"]
-    (tiled,) = handler(s3_event(f"{PREFIX}/pyr.tif"), Context())["results"]
+    (tiled,) = handler(s3_event(f"{PREFIX}/pyr.tif"), CONVERTER)["results"]
     assert tiled["reason"] == "already a tiled pyramid"
-    (broken,) = handler(s3_event(f"{PREFIX}/empty.tif"), Context())["results"]
+    (broken,) = handler(s3_event(f"{PREFIX}/empty.tif"), CONVERTER)["results"]
     assert broken["reason"] == "not a readable image"  # final: no retry, no dead letter
-    (html,) = handler(s3_event(f"{PREFIX}/page.html"), Context())["results"]
+    (html,) = handler(s3_event(f"{PREFIX}/page.html"), CONVERTER)["results"]
     assert html["reason"] == "not an image suffix"
-    (outside,) = handler(s3_event("secret/hidden.jpg"), Context())["results"]
+    (outside,) = handler(s3_event("secret/hidden.jpg"), CONVERTER)["results"]
     assert outside["reason"] == "outside GIGATILE_SOURCE"
+
+
+@pytest.fixture
+def local_lambda():
+    from gigatile.converter import handler
+    from infra.local_lambda import LocalLambda
+
+    asked = []
+    server = LocalLambda({"gigatile-converter": handler, "records-only": lambda event, context: asked.append(event)})
+    yield server
+    server.stop()
+
+
+def test_on_demand_conversion(configure, s3, baseline, local_lambda):
+    """An image uploaded without an event (before the stack existed): the first full-resolution
+    request asks the converter function through the Lambda Invoke API, answers 503, and the
+    next request after the conversion serves from the pyramid."""
+    key = f"{PREFIX}/backfill/old scan.jpg"
+    s3.bucket_client.upload_file(str(baseline), BUCKET, key)
+    client = configure(
+        GIGATILE_MAX_DECODE_PIXELS=1_000_000,
+        GIGATILE_CONVERT_MIN_PIXELS=1_000_000,
+        GIGATILE_CONVERT_ON_DEMAND="arn:aws:lambda:us-east-1:123456789012:function:gigatile-converter",
+        AWS_ENDPOINT_URL_LAMBDA=local_lambda.endpoint,
+    )
+    params = {"path": "backfill/old scan.jpg", "level": 4, "x": 1, "y": 1}
+    pending = client.get(TILE, params=params)
+    assert pending.status_code == 503 and pending.headers["retry-after"] == "60"
+    (asked,) = local_lambda.invocations
+    assert asked.payload["source"] == "gigatile.tiler" and asked.payload["detail"]["object"]["key"] == key
+    local_lambda.wait()
+    assert asked.error is None and asked.result["results"][0]["status"] == "converted", asked.result
+    served = client.get(TILE, params=params)
+    assert served.status_code == 200, served.text
+    source = vips().Image.new_from_file(str(baseline)).crop(256, 256, 256, 256)
+    assert psnr(vips().Image.jpegload_buffer(served.content), source) >= 30
+    assert len(local_lambda.invocations) == 1
+
+
+def test_on_demand_asks_once_per_version_and_survives_a_missing_function(configure, s3, baseline, local_lambda):
+    key = f"{PREFIX}/backfill/twice.jpg"
+    s3.bucket_client.upload_file(str(baseline), BUCKET, key)
+    env = {
+        "GIGATILE_MAX_DECODE_PIXELS": 1_000_000,
+        "GIGATILE_CONVERT_MIN_PIXELS": 1_000_000,
+        "AWS_ENDPOINT_URL_LAMBDA": local_lambda.endpoint,
+    }
+    params = {"path": "backfill/twice.jpg", "level": 4, "x": 0, "y": 0}
+    client = configure(**env, GIGATILE_CONVERT_ON_DEMAND="records-only")  # asked, never converts
+    assert [client.get(TILE, params=params).status_code for _ in range(3)] == [503] * 3
+    local_lambda.wait()
+    assert len(local_lambda.invocations) == 1  # one request per source version per container
+
+    # A function that does not exist: the viewer still gets 503 + Retry-After, nothing breaks,
+    # and as nothing was remembered, the next request asks again.
+    client = configure(**env, GIGATILE_CONVERT_ON_DEMAND="no-such-function")
+    for _ in range(2):
+        response = client.get(TILE, params=params)
+        assert response.status_code == 503 and response.json()["error"]["code"] == "conversion_pending"
+    assert client.get(TILE, params={**params, "level": 1}).status_code == 200

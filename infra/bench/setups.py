@@ -15,17 +15,6 @@ import os
 BUCKET = "gigatile-bench"
 
 
-class Context:  # the parts of Lambda's context object Powertools reads
-    function_name = "gigatile-bench"
-    function_version = "$LATEST"
-    memory_limit_in_mb = 1769
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:gigatile-bench"
-    aws_request_id = "00000000-0000-0000-0000-000000000000"
-
-    def get_remaining_time_in_millis(self):
-        return 10_000
-
-
 class GigatileHandler:
     """The Lambda handler, in-process, fed API Gateway HTTP API (v2) events."""
 
@@ -34,14 +23,14 @@ class GigatileHandler:
         self.handler = None
 
     def tile(self, level: int, x: int, y: int) -> bytes:
-        from infra.events import api_gateway_event
+        from infra.events import LambdaContext, api_gateway_event
 
         if self.handler is None:
             from gigatile.handler import handler
 
             self.handler = handler
         query = {"path": self.key, "level": level, "x": x, "y": y}
-        response = self.handler(api_gateway_event("http-api-v2", "/api/v1/image/tile", query), Context())
+        response = self.handler(api_gateway_event("http-api-v2", "/api/v1/image/tile", query), LambdaContext())
         if response["statusCode"] != 200:
             raise RuntimeError(f"{response['statusCode']}: {response['body'][:200]}")
         return base64.b64decode(response["body"]) if response.get("isBase64Encoded") else response["body"].encode()

@@ -91,9 +91,11 @@ class Settings:
     passthrough: bool
     # Derived pyramids (`<prefix><source key>@<etag>.tif`, "" = off), the converter's switch
     # (on: full-resolution tiles of large non-tiled sources answer 503 + Retry-After while
-    # it works, instead of 413), its threshold and its JPEG quality.
+    # it works, instead of 413), the converter function to invoke for a source that has no
+    # pyramid yet ("" = wait for upload events only), its threshold and its JPEG quality.
     pyramid_prefix: str
     converter: bool
+    convert_on_demand: str
     convert_min_pixels: int
     convert_quality: int
     # Signed access: HMAC keys (the first signs, all verify); empty: open access.
@@ -141,7 +143,8 @@ def get_settings() -> Settings:
         public_url=os.environ.get("GIGATILE_PUBLIC_URL", "").rstrip("/"),
         passthrough=env_int("GIGATILE_PASSTHROUGH", 1, 0, 1) == 1,
         pyramid_prefix=os.environ.get("GIGATILE_PYRAMID_PREFIX", "_pyramids/"),
-        converter=env_int("GIGATILE_CONVERTER", 0, 0, 1) == 1,
+        converter=env_int("GIGATILE_CONVERTER", 0, 0, 1) == 1 or bool(os.environ.get("GIGATILE_CONVERT_ON_DEMAND")),
+        convert_on_demand=os.environ.get("GIGATILE_CONVERT_ON_DEMAND", ""),
         convert_min_pixels=env_int("GIGATILE_CONVERT_MIN_PIXELS", 16_000_000, 0, 10**13),
         convert_quality=env_int("GIGATILE_CONVERT_QUALITY", 85, 1, 100),
         signing_keys=_signing_keys(os.environ.get("GIGATILE_SIGNING_KEYS", "")),

@@ -1,6 +1,7 @@
-"""The converter Lambda: an S3 "object created" event (an S3 notification or its
-EventBridge form) → the derived pyramid of that exact object version, written next to
-the source bucket under GIGATILE_PYRAMID_PREFIX as `<prefix><key>@<etag>.tif`.
+"""The converter Lambda: an S3 "object created" event (an S3 notification, its
+EventBridge form, or the tiler's on-demand request in that form) → the derived pyramid
+of that exact object version, written next to the source bucket under
+GIGATILE_PYRAMID_PREFIX as `<prefix><key>@<etag>.tif`.
 
 Idempotent (an existing derived pyramid is left alone), never triggered by its own output
 (keys under the pyramid prefix are skipped), and a failure raises, so Lambda's
@@ -16,6 +17,7 @@ from urllib.parse import unquote_plus
 from .config import get_settings
 from .errors import Forbidden, GigatileError, ImageNotFound
 from .observability import logger
+from .on_demand import ON_DEMAND_SOURCE
 from .pyramid import convert, derived_key, is_tiled_pyramid
 from .sources.blocks import ByteLRU
 from .sources.reader import ObjectReader
@@ -29,7 +31,7 @@ def records(event: dict) -> list[tuple[str, str]]:
     """(bucket, key) of every object the event says was created."""
     if "Records" in event:  # S3 notification: keys are URL-encoded, spaces as "+"
         return [(r["s3"]["bucket"]["name"], unquote_plus(r["s3"]["object"]["key"])) for r in event["Records"]]
-    if event.get("source") == "aws.s3":  # EventBridge "Object Created"
+    if event.get("source") in ("aws.s3", ON_DEMAND_SOURCE):  # EventBridge "Object Created", or the tiler's
         return [(event["detail"]["bucket"]["name"], event["detail"]["object"]["key"])]
     raise ValueError("not an S3 object-created event")
 

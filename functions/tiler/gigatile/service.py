@@ -23,6 +23,7 @@ from .imaging.opened import OpenImages, run_guarded
 from .imaging.render import Plan, render
 from .imaging.source_image import SourceImage
 from .imaging.stored_tiles import stored_tile
+from .on_demand import ConversionRequests
 from .pyramid import derived_key
 from .sources.base import ObjectVersion, Store
 from .sources.blocks import ByteLRU
@@ -85,6 +86,8 @@ class Tiler:
         self._sources = _SmallLRU(256)
         # Bounds simultaneous renders (each may use a core and a few tiles of memory).
         self._renders = threading.BoundedSemaphore(settings.max_renders)
+        on_demand = settings.convert_on_demand and settings.source.kind == "s3"
+        self.conversions = ConversionRequests(settings.convert_on_demand, settings.source.bucket) if on_demand else None
 
     # -- lookup ------------------------------------------------------------------------
     def reader(self, image_id: str) -> ObjectReader:
@@ -221,7 +224,8 @@ class Tiler:
     def _render_or_wait(self, image_id: str, page: int, src: SourceImage, plan: Plan):
         """Render; a decode over budget of a non-tiled source looks again for its derived
         pyramid (the converter may have finished since the source was opened) and, with
-        none yet, asks the client to come back (503 + Retry-After) instead of refusing."""
+        none yet, asks the converter for it when on demand, and the client to come back
+        (503 + Retry-After) instead of refusing."""
         try:
             return render(src, plan)
         except TooLarge as exc:
@@ -232,6 +236,8 @@ class Tiler:
             fresh = self.source(image_id, page)
             if fresh.derived_from is not None:
                 return render(fresh, plan)
+            if self.conversions is not None:
+                self.conversions.request(src.reader.key, src.version.etag)
             raise ConversionPending(f"{exc.message}; a pyramid is being built, retry later") from None
 
 

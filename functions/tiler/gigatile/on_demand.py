@@ -1,0 +1,75 @@
+"""On-demand conversion: when a full-resolution view of a large non-tiled source needs its
+pyramid and there is none yet, the tiler asks the converter Lambda to build it (an
+asynchronous invoke, so the viewer's request is not held) and answers 503 + Retry-After.
+
+This covers what upload events do not: images already in the bucket before the stack was
+deployed, or a bucket whose events do not reach EventBridge. Each source version is asked
+for at most once per RETRY_SECONDS per warm container; the converter itself skips a
+pyramid that already exists, so requests from several containers cost one conversion.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+from .observability import logger
+
+# The event's "source": the converter accepts it beside S3's own "aws.s3".
+ON_DEMAND_SOURCE = "gigatile.tiler"
+RETRY_SECONDS = 900
+MAX_REMEMBERED = 10_000
+
+
+def conversion_event(bucket: str, key: str) -> dict:
+    """An EventBridge-shaped "Object Created" event for the converter."""
+    return {
+        "source": ON_DEMAND_SOURCE,
+        "detail-type": "Object Created",
+        "detail": {"bucket": {"name": bucket}, "object": {"key": key}},
+    }
+
+
+class ConversionRequests:
+    def __init__(self, function: str, bucket: str):
+        self.function = function
+        self.bucket = bucket
+        self._asked: dict[tuple[str, str], float] = {}
+        self._lock = threading.Lock()
+        self._client = None
+
+    def client(self):
+        with self._lock:
+            if self._client is None:
+                import boto3
+                from botocore.config import Config
+
+                # Short timeouts: an unreachable Lambda API must not hold the viewer's request.
+                config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
+                self._client = boto3.client("lambda", config=config)
+            return self._client
+
+    def request(self, key: str, etag: str) -> bool:
+        """Ask for the pyramid of this source version, unless asked recently. True if sent."""
+        now = time.monotonic()
+        with self._lock:
+            asked = self._asked.get((key, etag))
+            if asked is not None and now - asked < RETRY_SECONDS:
+                return False
+            if len(self._asked) >= MAX_REMEMBERED:
+                self._asked.clear()
+            self._asked[(key, etag)] = now
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        payload = json.dumps(conversion_event(self.bucket, key)).encode()
+        try:
+            self.client().invoke(FunctionName=self.function, InvocationType="Event", Payload=payload)
+        except (BotoCoreError, ClientError) as exc:
+            # The 503 still tells the viewer to come back; the next request asks again.
+            with self._lock:
+                self._asked.pop((key, etag), None)
+            logger.warning("conversion request failed", extra={"key": key, "error": type(exc).__name__})
+            return False
+        logger.info("conversion requested", extra={"key": key, "etag": etag, "function": self.function})
+        return True
