@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gigatile.vips import vips
-from helpers import decode, psnr
+from infra.pixels import decode, psnr
 
 NS = "{http://schemas.microsoft.com/deepzoom/2008}"
 

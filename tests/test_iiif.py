@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from helpers import decode, psnr
+from infra.pixels import decode, psnr
 
 BASE = "/iiif/3/pyr.tif"
 

@@ -8,8 +8,8 @@ import pytest
 import tifffile
 
 from infra.local_stack import pattern
+from infra.pixels import decode, psnr, to_array
 from tests.conftest import BUCKET, PREFIX
-from tests.helpers import decode, psnr, to_array
 
 # Unrelated sizes, but page 1 is exactly half of page 0: only the last page tells that these
 # are not the levels of one pyramid. Page 0 has a half-size SubIFD: its own pyramid.

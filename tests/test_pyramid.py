@@ -13,8 +13,8 @@ import pytest
 from conftest import BUCKET, PREFIX
 from gigatile.cli import main as cli
 from gigatile.vips import vips
-from helpers import psnr
 from infra.events import LambdaContext
+from infra.pixels import psnr
 
 EVENT = json.loads((Path(__file__).parent / "events" / "s3-put.json").read_text())
 TILE = "/api/v1/image/tile"

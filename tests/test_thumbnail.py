@@ -8,62 +8,21 @@ from pathlib import Path
 
 import pytest
 
-from infra.local_stack import pattern
+from infra.pixels import decode, psnr
+from infra.thumbnail_samples import HEIGHT as H
+from infra.thumbnail_samples import WIDTH as W
+from infra.thumbnail_samples import comparable, vips_thumbnail, write_samples
 from tests.conftest import BUCKET, PREFIX
-from tests.helpers import decode, psnr
 
 THUMB = "/api/v1/image/thumbnail"
-W, H = 1600, 1200
 
 
 @pytest.fixture(scope="module")
 def thumb_files(s3, tmp_path_factory) -> dict[str, Path]:
-    """Files made by libvips from one picture, uploaded under thumbs/."""
-    from gigatile.vips import vips
-
-    pyvips = vips()
-    folder = tmp_path_factory.mktemp("thumbs")
-    picture = pattern(W, H, seed=5)
-    alpha = (pyvips.Image.xyz(W, H)[0] * 255 / W).cast("uchar")
-    # Saturated colours, where Display P3 and sRGB values differ most.
-    vivid = ((picture - 127) * 3 + 127).cast("uchar").copy(interpretation="srgb")
-    upright = picture.copy()
-    upright.set_type(pyvips.GValue.gint_type, "orientation", 6)  # "turn 90° clockwise to view"
-    writers = {
-        "photo.jpg": lambda p: picture.jpegsave(p, Q=92),
-        "alpha.png": lambda p: picture.bandjoin(alpha).pngsave(p),
-        "photo.webp": lambda p: picture.webpsave(p, Q=92),
-        # CMYK through libvips' built-in CMYK profile, which the JPEG then carries.
-        "cmyk.jpg": lambda p: picture.icc_export(output_profile="cmyk").jpegsave(p, Q=92),
-        "deep.png": lambda p: (picture.cast("ushort") * 257).cast("ushort").copy(interpretation="rgb16").pngsave(p),
-        # Display P3 values with their profile: the same colours as vivid.jpg once converted.
-        "vivid.jpg": lambda p: vivid.jpegsave(p, Q=92),
-        "p3.jpg": lambda p: vivid.icc_export(output_profile="p3").jpegsave(p, Q=92),
-        "rotated.jpg": lambda p: upright.jpegsave(p, Q=92),
-    }
-    files = {}
-    for name, write in writers.items():
-        path = folder / name
-        write(str(path))
+    files = write_samples(tmp_path_factory.mktemp("thumbs"))
+    for name, path in files.items():
         s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/thumbs/{name}")
-        files[name] = path
     return files
-
-
-def vips_thumbnail(path: Path, width: int, height: int, fit: str):
-    from gigatile.vips import vips
-
-    crop = "centre" if fit == "cover" else "none"
-    image = vips().Image.thumbnail(str(path), width, height=height, size="down", crop=crop)
-    return comparable(image.copy_memory())
-
-
-def comparable(image):
-    """8-bit sRGB, flattened onto grey when transparent: what a viewer shows. (Colour under
-    alpha 0 is invisible, and libvips' thumbnail keeps premultiplied pixels in 8 bits.)"""
-    if image.format != "uchar" or image.interpretation not in ("srgb", "b-w"):
-        image = image.colourspace("srgb")
-    return image.flatten(background=128) if image.hasalpha() else image
 
 
 def get_thumbnail(client, name: str, **params):
@@ -72,7 +31,9 @@ def get_thumbnail(client, name: str, **params):
     return response, decode(response.content)
 
 
-@pytest.mark.parametrize("name", ["photo.jpg", "alpha.png", "photo.webp", "cmyk.jpg", "deep.png", "rotated.jpg"])
+@pytest.mark.parametrize(
+    "name", ["photo.jpg", "alpha.png", "photo.webp", "cmyk.jpg", "deep.png", "rotated.jpg", "p3.jpg"]
+)
 @pytest.mark.parametrize(("fit", "width", "height"), [("contain", 300, 300), ("cover", 300, 200), ("contain", 500, 0)])
 def test_matches_vips_thumbnail(client, thumb_files, name, fit, width, height):
     params = {"width": width, "fit": fit, "format": "png"} | ({"height": height} if height else {})

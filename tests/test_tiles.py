@@ -8,7 +8,7 @@ import math
 import pytest
 
 from gigatile.vips import vips
-from helpers import decode, psnr
+from infra.pixels import decode, psnr
 
 TILE = "/api/v1/image/tile"
 META = "/api/v1/image/meta"

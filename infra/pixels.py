@@ -1,4 +1,4 @@
-"""Pixel comparisons for tests."""
+"""Pixel comparisons, for tests and measurements."""
 
 from __future__ import annotations
 
