@@ -45,16 +45,22 @@ def build_layout(base: Path) -> tuple[Path, Path, Path]:
     return task, opt / "python", runtime
 
 
-def handler_name() -> str:
+def load_template() -> dict:
+    """template.yaml as data: `!Ref X` becomes {"Ref": "X"}, other short-form intrinsics None."""
     import yaml
 
     class Loader(yaml.SafeLoader):
         pass
 
-    # CloudFormation's short-form intrinsics (!Ref, !Sub …) as plain values.
-    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
-    template = yaml.load((ROOT / "template.yaml").read_text(), Loader=Loader)
-    return template["Resources"]["TilerFunction"]["Properties"]["Handler"]
+    def intrinsic(loader, suffix, node):
+        return {"Ref": node.value} if suffix == "Ref" and isinstance(node, yaml.ScalarNode) else None
+
+    Loader.add_multi_constructor("!", intrinsic)
+    return yaml.load((ROOT / "template.yaml").read_text(), Loader=Loader)
+
+
+def handler_name() -> str:
+    return load_template()["Resources"]["TilerFunction"]["Properties"]["Handler"]
 
 
 def probe(layout: tuple[Path, Path, Path], event_file: Path, env: dict) -> subprocess.CompletedProcess:
