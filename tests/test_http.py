@@ -210,7 +210,7 @@ def test_format_auto_follows_accept_and_varies(client, url, accept, hint, media)
     assert resp.status_code == 200, resp.text
     assert resp.headers["content-type"] == media
     assert "Accept" in resp.headers["vary"]
-    from helpers import decode
+    from infra.pixels import decode
 
     assert decode(resp.content).width == 256
 

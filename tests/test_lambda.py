@@ -55,7 +55,7 @@ def test_tile_through_lambda_is_base64_with_its_content_type(handler, kind, fmt,
     assert headers["etag"].startswith('"')
     body = base64.b64decode(response["body"])
     assert len(body) == int(headers["content-length"])
-    from helpers import decode
+    from infra.pixels import decode
 
     assert decode(body).width == 256
     # The structured log line, formatted by Powertools as it would reach CloudWatch.
