@@ -82,3 +82,51 @@ def test_viewer_switches_to_iiif(live_server, browser):
     assert page.evaluate("document.body.dataset.protocol") == "iiif"
     assert any(url.endswith("/info.json") and status == 200 for url, status in tiles)
     assert any(url.endswith("/default.jpg") and status == 200 for url, status in tiles), tiles
+
+
+@pytest.fixture(scope="module")
+def animation(s3, tmp_path_factory):
+    """A 3-frame GIF (red, green, blue) in the bucket."""
+    from gigatile.vips import vips
+    from tests.conftest import BUCKET, PREFIX
+
+    pyvips = vips()
+    frames = [pyvips.Image.black(400, 300, bands=3).new_from_image(c).cast("uchar") for c in ([200, 0, 0], [0, 0, 200])]
+    frames.insert(1, pyvips.Image.black(400, 300, bands=3).new_from_image([0, 200, 0]).cast("uchar"))
+    strip = pyvips.Image.arrayjoin(frames, across=1).copy(interpretation="srgb")
+    strip.set_type(pyvips.GValue.gint_type, "page-height", 300)
+    path = tmp_path_factory.mktemp("viewer") / "frames.gif"
+    strip.gifsave(str(path))
+    s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/frames.gif")
+    return "frames.gif"
+
+
+@pytest.mark.parametrize("protocol", ["deepzoom", "iiif"])
+def test_viewer_pages_through_frames(live_server, browser, animation, protocol):
+    """A multi-page image opens in OpenSeadragon's sequence mode at ?page=, one page per
+    frame, and turning the page loads that frame's tiles."""
+    page = browser.new_page(viewport={"width": 800, "height": 600})
+    tiles, failures = [], []
+    page.on("response", lambda r: tiles.append(r.url) if r.status == 200 and "frames.gif" in r.url else None)
+    page.on("response", lambda r: failures.append(r.url) if r.status >= 400 else None)
+    page.goto(f"{live_server}/viewer/{animation}?page=1" + ("&protocol=iiif" if protocol == "iiif" else ""))
+    page.wait_for_function("Number(document.body.dataset.tilesLoaded) >= 1", timeout=30_000)
+    assert page.evaluate("[document.body.dataset.pages, document.body.dataset.page]") == ["3", "1"]
+    assert "page 2 of 3" in page.inner_text("#info")
+    green = page.locator("canvas").first.screenshot()
+    page.evaluate("document.body.dataset.tilesLoaded = '0'; viewer.goToPage(2)")
+    page.wait_for_function("document.body.dataset.page === '2' && Number(document.body.dataset.tilesLoaded) >= 1")
+    page.wait_for_timeout(300)
+    blue = page.locator("canvas").first.screenshot()
+    marker = "page:2/" if protocol == "iiif" else "page=2"
+    assert any(marker in url for url in tiles), tiles
+    assert failures == []
+
+    from gigatile.vips import vips
+
+    def mean_rgb(png: bytes) -> list[float]:
+        image = vips().Image.new_from_buffer(png, "")
+        return [image[band].avg() for band in range(3)]
+
+    g, b = mean_rgb(green), mean_rgb(blue)
+    assert g[1] > g[2] and b[2] > b[1], (g, b)  # the frames shown are the green one, then the blue one
