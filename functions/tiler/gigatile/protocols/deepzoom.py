@@ -86,6 +86,6 @@ def deepzoom(
         return DeepZoomGrid(width, height, tile_size, overlap)
 
     result = tiler.tile(image_id, grid, level, col, row, fmt, quality, page)
-    record_tile(image_id, result, tile_level=level, x=col, y=row)
+    record_tile(image_id, result, tile_level=level, x=col, y=row, page=page)
     headers |= {"X-Tile-Width": str(result.width), "X-Tile-Height": str(result.height)}
     return Response(result.body, media_type=result.media_type, headers=headers)

@@ -206,7 +206,7 @@ def iiif(request: Request, path: str):
     if not_modified(request, etag):
         return not_modified_response(headers)
     result = tiler.render(image_id, plan, fmt, None, page)
-    record_tile(image_id, result, region=m["region"], size=m["size"])
+    record_tile(image_id, result, region=m["region"], size=m["size"], page=page)
     return Response(result.body, media_type=result.media_type, headers=headers)
 
 

@@ -61,7 +61,7 @@ def tile(
     if not_modified(request, etag):
         return not_modified_response(headers)
     result = tiler.tile(image_id, lambda w, h: TileGrid(w, h, tile_size), level, x, y, fmt, quality, page)
-    record_tile(image_id, result, tile_level=level, x=x, y=y)
+    record_tile(image_id, result, tile_level=level, x=x, y=y, page=page)
     headers |= {"X-Tile-Width": str(result.width), "X-Tile-Height": str(result.height)}
     return Response(result.body, media_type=result.media_type, headers=headers)
 
@@ -89,6 +89,6 @@ def thumbnail(
     if not_modified(request, etag):
         return not_modified_response(headers)
     result = tiler.render(image_id, plan, fmt, quality, page)
-    record_tile(image_id, result, thumbnail=f"{width}x{height}")
+    record_tile(image_id, result, thumbnail_width=width, thumbnail_height=height, fit=fit, page=page)
     headers |= {"X-Image-Width": str(result.width), "X-Image-Height": str(result.height)}
     return Response(result.body, media_type=result.media_type, headers=headers)
