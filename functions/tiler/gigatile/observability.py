@@ -30,8 +30,8 @@ tracer = Tracer(service=SERVICE) if _tracing_wanted() else None
 
 def record_tile(image: str, tile, **where) -> None:
     """One structured log line (image, where in it: tile_level/x/y, IIIF region/size or a
-    thumbnail's box, and the page) and
-    the per-tile metrics. ("level" is the log record's own key: INFO, WARNING …)"""
+    thumbnail's box, and the page) and the per-tile metrics. ("level" is the log record's
+    own key: INFO, WARNING …)"""
     logger.info(
         "tile",
         extra={
