@@ -177,3 +177,26 @@ def test_on_demand_asks_once_per_version_and_survives_a_missing_function(configu
         response = client.get(TILE, params=params)
         assert response.status_code == 503 and response.json()["error"]["code"] == "conversion_pending"
     assert client.get(TILE, params={**params, "level": 1}).status_code == 200
+
+
+def test_one_run_converts_a_version_at_a_time(configure, s3, baseline, monkeypatch):
+    """A run claims the work with a marker S3 writes only if absent: while another run holds
+    a fresh claim, the converter skips; a claim older than any run can last is taken over;
+    the claim is gone when the run ends."""
+    from gigatile import converter
+
+    key = f"{PREFIX}/claims/scan.jpg"
+    s3.bucket_client.upload_file(str(baseline), BUCKET, key)
+    configure(GIGATILE_CONVERT_MIN_PIXELS=1_000_000)
+    etag = s3.bucket_client.head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')
+    claim = f"_pyramids/{key}@{etag}.tif.converting"
+    s3.bucket_client.put_object(Bucket=BUCKET, Key=claim, Body=b"")  # another run at work
+
+    (busy,) = converter.handler(s3_event(key), CONVERTER)["results"]
+    assert busy["reason"] == "being converted by another run"
+
+    monkeypatch.setattr(converter, "CLAIM_SECONDS", 0)  # that run died long ago
+    (taken,) = converter.handler(s3_event(key), CONVERTER)["results"]
+    assert taken["status"] == "converted", taken
+    listed = s3.bucket_client.list_objects_v2(Bucket=BUCKET, Prefix=f"_pyramids/{PREFIX}/claims/")
+    assert [o["Key"] for o in listed["Contents"]] == [f"_pyramids/{key}@{etag}.tif"]  # claim released

@@ -5,12 +5,16 @@ GIGATILE_PYRAMID_PREFIX as `<prefix><key>@<etag>.tif`.
 
 Idempotent (an existing derived pyramid is left alone), never triggered by its own output
 (keys under the pyramid prefix are skipped), and a failure raises, so Lambda's
-asynchronous retries and the dead-letter queue see it.
+asynchronous retries and the dead-letter queue see it. One run at a time per source
+version: a run claims the work with a `<target>.converting` marker that S3 writes only if
+absent (a conditional PUT), so an upload event and on-demand requests from several tiler
+containers cost one conversion; a claim older than any run can last is taken over.
 """
 
 from __future__ import annotations
 
 import tempfile
+import time
 from pathlib import Path
 from urllib.parse import unquote_plus
 
@@ -25,6 +29,8 @@ from .sources.vips_source import RangeSource
 from .vips import vips
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".gif", ".avif")
+# Longer than a run may last (the function's 900 s timeout): an older claim is a dead run's.
+CLAIM_SECONDS = 960
 
 
 def records(event: dict) -> list[tuple[str, str]]:
@@ -59,11 +65,8 @@ def convert_object(bucket: str, key: str) -> dict:
     version = reader.version()
     target = derived_key(prefix, key, version.etag)
     result |= {"target": target, "etag": version.etag}
-    try:
-        store.fetch(target, 0, 0, None)
+    if _exists(store, target):
         return result | {"status": "skipped", "reason": "already converted"}
-    except (ImageNotFound, Forbidden):
-        pass
     range_source = RangeSource(reader)
     try:
         image = vips().Image.new_from_source(range_source.source, "", access="sequential", fail_on="truncated")
@@ -78,6 +81,57 @@ def convert_object(bucket: str, key: str) -> dict:
     if pixels > settings.max_image_pixels:
         return result | {"status": "skipped", "reason": "over GIGATILE_MAX_IMAGE_PIXELS"}
 
+    client = store.client()
+    claim = f"{target}.converting"
+    if not _claim(client, bucket, claim):
+        return result | {"status": "skipped", "reason": "being converted by another run"}
+    try:
+        if _exists(store, target):  # finished by another run between the first look and the claim
+            return result | {"status": "skipped", "reason": "already converted"}
+        done = _convert_and_upload(image, range_source, client, bucket, key, target, version.etag, settings)
+    finally:
+        client.delete_object(Bucket=bucket, Key=claim)
+    stats = {
+        "width": done.width,
+        "height": done.height,
+        "levels": done.levels,
+        "bytes": done.bytes,
+        "seconds": round(done.seconds, 2),
+    }
+    logger.info("converted", extra={"key": key, "target": target, **stats})
+    return result | {"status": "converted", **stats}
+
+
+def _exists(store, key: str) -> bool:
+    try:
+        store.fetch(key, 0, 0, None)
+        return True
+    except (ImageNotFound, Forbidden):  # S3 says 403 for a missing key without ListBucket
+        return False
+
+
+def _claim(client, bucket: str, claim: str) -> bool:
+    """Write the claim marker if absent; False while another run holds a fresh one."""
+    from botocore.exceptions import ClientError
+
+    try:
+        client.put_object(Bucket=bucket, Key=claim, Body=b"", IfNoneMatch="*")
+        return True
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "ConditionalRequestConflict"):
+            raise
+    try:
+        held = client.head_object(Bucket=bucket, Key=claim)["LastModified"].timestamp()
+    except ClientError:
+        return False  # released just now: its pyramid is there
+    if time.time() - held < CLAIM_SECONDS:
+        return False
+    logger.warning("taking over a stale conversion claim", extra={"claim": claim})
+    client.put_object(Bucket=bucket, Key=claim, Body=b"")
+    return True
+
+
+def _convert_and_upload(image, range_source, client, bucket, key, target, etag, settings):
     logged = set()
 
     def progress(percent: int) -> None:
@@ -94,18 +148,10 @@ def convert_object(bucket: str, key: str) -> dict:
             range_source.raise_pending()
             raise GigatileError(f"conversion of {key} failed: {str(exc).strip()[:200]}") from None
         # upload_file switches to a multipart upload above 8 MB.
-        store.client().upload_file(
+        client.upload_file(
             str(out),
             bucket,
             target,
-            ExtraArgs={"ContentType": "image/tiff", "Metadata": {"source-key": key, "source-etag": version.etag}},
+            ExtraArgs={"ContentType": "image/tiff", "Metadata": {"source-key": key, "source-etag": etag}},
         )
-    stats = {
-        "width": done.width,
-        "height": done.height,
-        "levels": done.levels,
-        "bytes": done.bytes,
-        "seconds": round(done.seconds, 2),
-    }
-    logger.info("converted", extra={"key": key, "target": target, **stats})
-    return result | {"status": "converted", **stats}
+    return done
