@@ -139,3 +139,20 @@ def test_output_limits(configure, thumb_files):
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "too_large"
     assert client.get(THUMB, params={"path": "thumbs/photo.jpg", "width": 500}).status_code == 200
+
+
+def test_a_broken_icc_profile_is_ignored(client, s3, tmp_path):
+    """A JPEG whose APP2 profile is garbage: libvips drops it at load, the thumbnail is made
+    from the stored values (200, not a 415), with or without conversion."""
+    from gigatile.vips import vips
+    from infra.local_stack import pattern
+
+    pyvips = vips()
+    image = pattern(400, 300, seed=2).copy()
+    image.set_type(pyvips.GValue.blob_type, "icc-profile-data", bytes(range(256)) * 3)
+    image.jpegsave(str(tmp_path / "badicc.jpg"), Q=90)
+    s3.bucket_client.upload_file(str(tmp_path / "badicc.jpg"), BUCKET, f"{PREFIX}/thumbs/badicc.jpg")
+    for icc in ("srgb", "keep"):
+        _, thumb = get_thumbnail(client, "badicc.jpg", width=100, icc=icc)
+        assert (thumb.width, thumb.height) == (100, 75)
+        assert "icc-profile-data" not in thumb.get_fields()
