@@ -1,4 +1,4 @@
-"""The bad-input matrix: every route (simple API, DeepZoom, IIIF) fed malformed parameters,
+"""The bad-input matrix: every route (simple API, thumbnails, DeepZoom, IIIF) fed malformed parameters,
 path attacks on the image id, and hostile or broken files. Each case states the status and
 error code it must get; every answer must be short JSON (no traceback), and the next good
 request on the same instance must still succeed. (The 28-case table of the first issue is
@@ -24,15 +24,18 @@ E400, E403, E404, E413, E415 = (
 )
 BAD_ID = (400, "invalid_image_id")
 NO_TILE = (404, "tile_not_found")
+NO_PAGE = (404, "page_not_found")
+QUERY_ROUTES = ("meta", "tile", "thumbnail")  # the id is a query parameter
 
 
 def routes(image_id: str) -> dict[str, str]:
-    """The six entry points for one image id (query ids encoded, path ids with %2F, and with
+    """The seven entry points for one image id (query ids encoded, path ids with %2F, and with
     %2E for dots so that the client does not resolve `..` segments before sending)."""
     q, p = quote(image_id, safe=""), quote(image_id, safe="").replace(".", "%2E")
     return {
         "meta": f"/api/v1/image/meta?path={q}",
         "tile": f"/api/v1/image/tile?path={q}&level=0&x=0&y=0",
+        "thumbnail": f"/api/v1/image/thumbnail?path={q}&width=64",
         "dzi": f"/dzi/{p}.dzi",
         "dz-tile": f"/dzi/{p}_files/0/0_0.jpeg",
         "info": f"/iiif/3/{p}/info.json",
@@ -66,7 +69,7 @@ NO_ROUTE = (404, "not_found")  # a newline in a path matches no route at all
 
 
 def _expected(image_id: str, route: str, expected: tuple) -> tuple:
-    in_path = route not in ("meta", "tile")
+    in_path = route not in QUERY_ROUTES
     return NO_ROUTE if in_path and "\n" in image_id else expected
 
 
@@ -75,11 +78,12 @@ ID_CASES = [
     for image_id, expected in IDS
     for route, url in routes(image_id).items()
     # The simple API's own length limit answers first, as a parameter error.
-    if not (len(image_id) > 1024 and route in ("meta", "tile"))
-] + [pytest.param(routes("x" * 1025)[r], E400, id=f"{r}:overlong") for r in ("meta", "tile")]
+    if not (len(image_id) > 1024 and route in QUERY_ROUTES)
+] + [pytest.param(routes("x" * 1025)[r], E400, id=f"{r}:overlong") for r in QUERY_ROUTES]
 
 # -- parameters, route by route: (url, expected) ------------------------------------------
 T = "/api/v1/image/tile?path=pyr.tif"
+TH = "/api/v1/image/thumbnail?path=photo.jpg"  # 2000 × 1500
 PARAMS = [
     # simple API tile (pyr.tif: 3000 × 5000, max_level 5)
     *[(f"{T}&level={v}&x=1&y=1", E400) for v in ("-1", "abc", "1.5", "1e3", "", "0x10", "+-1")],
@@ -104,6 +108,28 @@ PARAMS = [
     ("/api/v1/image/tile?level=5&x=1&y=1", E400),  # no path
     ("/api/v1/image/tile?path=pyr.tif&x=1&y=1", E400),  # no level
     ("/api/v1/image/tile?path=pyr.tif&path=photo.jpg&level=0&x=0&y=0", E400),
+    # pages: pyr.tif is one image (its pages are pyramid levels)
+    *[(f"{T}&level=5&x=1&y=1&page={v}", E400) for v in ("-1", "abc", "1.5", "65536", "")],
+    (f"{T}&level=5&x=1&y=1&page=1", NO_PAGE),
+    (f"{T}&level=5&x=1&y=1&page=0&page=1", E400),
+    ("/api/v1/image/meta?path=pyr.tif&page=1", NO_PAGE),
+    ("/dzi/pyr.tif.dzi?page=1", NO_PAGE),
+    ("/dzi/pyr.tif_files/13/0_0.jpeg?page=65535", NO_PAGE),
+    ("/iiif/3/page:1/pyr.tif/info.json", NO_PAGE),
+    ("/iiif/3/page:99999/pyr.tif/full/64,/0/default.jpg", NO_PAGE),
+    ("/iiif/3/page:123456/pyr.tif/info.json", E404),  # not a page segment: part of the id
+    ("/iiif/3/page:-1/pyr.tif/info.json", E404),
+    # thumbnails
+    (TH, E400),  # neither width nor height
+    *[(f"{TH}&width={v}", E400) for v in ("0", "-1", "abc", "65536", "1.5", "")],
+    *[(f"{TH}&height={v}", E400) for v in ("0", "abc", "1e3")],
+    *[(f"{TH}&width=64&fit={v}", E400) for v in ("fill", "", "CONTAIN", "inside")],
+    *[(f"{TH}&width=64&icc={v}", E400) for v in ("cmyk", "", "none")],
+    *[(f"{TH}&width=64&format={v}", E400) for v in ("gif", "tiff", "")],
+    (f"{TH}&width=64&width=65", E400),
+    (f"{TH}&width=64&page=1", NO_PAGE),
+    (f"{TH}&width=20000&height=20000", (200, None)),  # never enlarged: 2000 × 1500
+    ("/api/v1/image/thumbnail?path=pyr.tif&width=12000&format=png", E413),  # 3000 × 5000 PNG: over 4.4 MB
     # simple API meta
     *[(f"/api/v1/image/meta?path=pyr.tif&tile_size={v}", E400) for v in ("0", "63", "1025", "abc", "")],
     ("/api/v1/image/meta", E400),
@@ -191,7 +217,9 @@ def _single_level_tiff(pyvips, jpeg_path) -> bytes:
 # -- hostile files: (name, route, expected) -------------------------------------------------
 FILES = [
     *[(n, r, E415) for n in ("image.svg", "doc.pdf", "archive.zip", "native.v") for r in ("meta", "tile", "info")],
-    *[(n, r, E413) for n in ("bomb.tif", "bomb.png") for r in ("meta", "tile", "info", "iiif")],
+    *[(n, "thumbnail", E415) for n in ("image.svg", "doc.pdf", "archive.zip", "native.v")],
+    *[(n, r, E413) for n in ("bomb.tif", "bomb.png") for r in ("meta", "tile", "thumbnail", "info", "iiif")],
+    ("bomb.jpg", "thumbnail", E413),
     ("bomb.jpg", "meta", (200, None)),  # the header alone is fine: 65,000² is under the image limit…
     ("bomb.jpg", "tile", E413),  # …but no level of it decodes within the pixel budget
     ("bomb.jpg", "iiif", E413),
