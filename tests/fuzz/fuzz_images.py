@@ -1,5 +1,6 @@
 """atheris: arbitrary bytes as a source image, through the range source into open, level
-choice, render and encode. Anything but a gigatile error (4xx/5xx) is a crash.
+choice, render and encode: tiles of the first and last page, and a colour-managed,
+orientation-turned thumbnail. Anything but a gigatile error (4xx/5xx) is a crash.
 
     python tests/fuzz/fuzz_images.py tests/fuzz/corpus/images -max_total_time=60
 """
@@ -23,6 +24,7 @@ with atheris.instrument_imports(include=["gigatile"]):
     from gigatile.imaging.render import Plan, render
     from gigatile.imaging.source_image import SourceImage
     from gigatile.imaging.stored_tiles import stored_tile
+    from gigatile.imaging.thumbnail import Box, thumbnail_plan
     from gigatile.sources.base import ObjectVersion, Store
     from gigatile.sources.blocks import ByteLRU
     from gigatile.sources.reader import ObjectReader
@@ -55,16 +57,22 @@ def TestOneInput(data: bytes) -> None:
     reader = ObjectReader(STORE, "input", BLOCKS, 4096, 0, 4096)
     try:
         src = SourceImage(reader, IMAGES, 50_000_000, 4_000_000)
-        grid = TileGrid(src.width, src.height, 256)
-        for level in {0, grid.max_level}:
-            box = grid.tile_box(level, 0, 0)
-            plan = Plan(grid.scale(level), grid.level_size(level), box, box[2:])
-            if stored_tile(src, plan, None) is not None:
-                continue
-            opened, image = render(src, plan)
-            run_guarded(opened, IMAGES, image, lambda image=image: encode(image, "jpeg", 80), time.monotonic() + 5)
+        pages = [src] if src.pages == 1 else [src, SourceImage(reader, IMAGES, 50_000_000, 4_000_000, src.pages - 1)]
+        for page in pages:
+            grid = TileGrid(page.width, page.height, 256)
+            for level in {0, grid.max_level}:
+                box = grid.tile_box(level, 0, 0)
+                plan = Plan(grid.scale(level), grid.level_size(level), box, box[2:])
+                if stored_tile(page, plan, None) is None:
+                    draw(page, plan, "jpeg")
+        draw(src, thumbnail_plan(Box(64, 48, "cover"), "srgb", 10_000, 16_000_000)(src), "png")
     except GigatileError:
         pass
+
+
+def draw(src, plan, fmt: str) -> None:
+    opened, image = render(src, plan)
+    run_guarded(opened, IMAGES, image, lambda: encode(image, fmt, 80), time.monotonic() + 5)
 
 
 if __name__ == "__main__":

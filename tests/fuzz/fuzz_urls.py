@@ -1,5 +1,5 @@
 """atheris: arbitrary request paths and query strings against the app (simple API,
-DeepZoom, IIIF, signed access on). Any 500, or an exception out of the app, is a crash.
+thumbnails, DeepZoom, IIIF, signed access on). Any 500, or an exception out of the app, is a crash.
 
     python tests/fuzz/fuzz_urls.py tests/fuzz/corpus/urls -max_total_time=60
 """
@@ -25,7 +25,16 @@ with atheris.instrument_imports(include=["gigatile"]):
     from gigatile.app import app
 
 CLIENT = TestClient(app, raise_server_exceptions=True)
-PREFIXES = ["/api/v1/image/tile?", "/api/v1/image/meta?", "/dzi/", "/iiif/3/", "/iiif/3/tiny.jpg/"]
+PREFIXES = [
+    "/api/v1/image/tile?",
+    "/api/v1/image/meta?",
+    "/api/v1/image/thumbnail?",
+    "/api/v1/image/thumbnail?path=tiny.jpg&",
+    "/dzi/",
+    "/iiif/3/",
+    "/iiif/3/tiny.jpg/",
+    "/iiif/3/page:",
+]
 
 
 def TestOneInput(data: bytes) -> None:

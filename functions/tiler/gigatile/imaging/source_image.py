@@ -77,7 +77,7 @@ class SourceImage:
             raise PageNotFound(f"page {page} is outside 0…{self.pages - 1}")
         self.page = page
         page_option = (("page", page),) if page else ()
-        base = self.open(page_option) if page else self.open(())
+        base = self.open(page_option)
         self.width, self.height = base.image.width, base.image.height
         # Checked from the header, before any pixel is decoded: refuses decompression bombs.
         if self.width * self.height > max_image_pixels:
