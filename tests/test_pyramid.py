@@ -130,10 +130,12 @@ def local_lambda():
     server.stop()
 
 
-def test_on_demand_conversion(configure, s3, baseline, local_lambda):
-    """An image uploaded without an event (before the stack existed): the first full-resolution
-    request asks the converter function through the Lambda Invoke API, answers 503, and the
-    next request after the conversion serves from the pyramid."""
+def test_on_demand_conversion(configure, s3, baseline, local_lambda, monkeypatch):
+    """An image uploaded without an event (before the stack existed): opening it asks the
+    converter function through the Lambda Invoke API; full resolution answers 503 until the
+    pyramid exists; then every level is read from the pyramid."""
+    from gigatile import service
+
     key = f"{PREFIX}/backfill/old scan.jpg"
     s3.bucket_client.upload_file(str(baseline), BUCKET, key)
     client = configure(
@@ -142,17 +144,22 @@ def test_on_demand_conversion(configure, s3, baseline, local_lambda):
         GIGATILE_CONVERT_ON_DEMAND="arn:aws:lambda:us-east-1:123456789012:function:gigatile-converter",
         AWS_ENDPOINT_URL_LAMBDA=local_lambda.endpoint,
     )
-    params = {"path": "backfill/old scan.jpg", "level": 4, "x": 1, "y": 1}
-    pending = client.get(TILE, params=params)
-    assert pending.status_code == 503 and pending.headers["retry-after"] == "60"
-    (asked,) = local_lambda.invocations
+    image = "backfill/old scan.jpg"
+    assert client.get("/api/v1/image/meta", params={"path": image}).status_code == 200
+    (asked,) = local_lambda.invocations  # asked when first opened, before any deep zoom
     assert asked.payload["source"] == "gigatile.tiler" and asked.payload["detail"]["object"]["key"] == key
     local_lambda.wait()
     assert asked.error is None and asked.result["results"][0]["status"] == "converted", asked.result
-    served = client.get(TILE, params=params)
-    assert served.status_code == 200, served.text
+
+    # Low levels were served from the JPEG; a minute later the pyramid is looked for again.
+    monkeypatch.setattr(service, "PYRAMID_RECHECK_SECONDS", 0)
+    s3.proxy.reset()
+    low = client.get(TILE, params={"path": image, "level": 1, "x": 0, "y": 0})
+    assert low.status_code == 200 and s3.proxy.gets("_pyramids")
+    full = client.get(TILE, params={"path": image, "level": 4, "x": 1, "y": 1})
+    assert full.status_code == 200, full.text
     source = vips().Image.new_from_file(str(baseline)).crop(256, 256, 256, 256)
-    assert psnr(vips().Image.jpegload_buffer(served.content), source) >= 30
+    assert psnr(vips().Image.jpegload_buffer(full.content), source) >= 30
     assert len(local_lambda.invocations) == 1
 
 

@@ -32,6 +32,9 @@ from .sources.reader import ObjectReader, ReadStats
 
 # Bump when rendering changes, so tile ETags change with it.
 RENDER_VERSION = "3"
+# How long a large non-tiled source opened before its pyramid existed is served as it is
+# before the pyramid is looked for again (the converter may have finished meanwhile).
+PYRAMID_RECHECK_SECONDS = 60
 
 
 @dataclass
@@ -104,8 +107,17 @@ class Tiler:
 
     def source(self, image_id: str, page: int = 0) -> SourceImage:
         reader = self.reader(image_id)
-        version = reader.version()
-        return self._sources.get_or_make((reader.key, version.etag, page), lambda: self._open_source(reader, page))
+        key = (reader.key, reader.version().etag, page)
+        src = self._sources.get_or_make(key, lambda: self._open_source(reader, page))
+        waited = src.awaiting_pyramid is not None and time.monotonic() - src.awaiting_pyramid > PYRAMID_RECHECK_SECONDS
+        if waited:
+            self._forget(src)
+            src = self._sources.get_or_make(key, lambda: self._open_source(reader, page))
+        return src
+
+    def _forget(self, src: SourceImage) -> None:
+        with self._sources.lock:
+            self._sources.pop((src.reader.key, src.version.etag, src.page), None)
 
     def _open_source(self, reader: ObjectReader, page: int) -> SourceImage:
         s = self.settings
@@ -119,6 +131,11 @@ class Tiler:
         try:
             derived = SourceImage(self._new_reader(key), self.images, s.max_image_pixels, s.max_decode_pixels)
         except (ImageNotFound, Forbidden):  # S3 says 403 for a missing key without ListBucket
+            # None yet: served as it is for now; on demand, the converter is asked for it
+            # as soon as the image is first opened, not only when a view needs it.
+            src.awaiting_pyramid = time.monotonic()
+            if self.conversions is not None:
+                self.conversions.request(reader.key, src.version.etag)
             return src
         if (derived.width, derived.height) != (src.width, src.height) or derived.format != "tiff":
             return src
@@ -231,13 +248,10 @@ class Tiler:
         except TooLarge as exc:
             if not self.settings.converter or src.format == "tiff" or page:
                 raise
-            with self._sources.lock:
-                self._sources.pop((src.reader.key, src.version.etag, page), None)
+            self._forget(src)
             fresh = self.source(image_id, page)
             if fresh.derived_from is not None:
                 return render(fresh, plan)
-            if self.conversions is not None:
-                self.conversions.request(src.reader.key, src.version.etag)
             raise ConversionPending(f"{exc.message}; a pyramid is being built, retry later") from None
 
 

@@ -89,6 +89,8 @@ class SourceImage:
         # Set on a derived pyramid standing in for this source: what clients see (size,
         # version, format) stays the original's.
         self.derived_from: SourceImage | None = None
+        # When a source that should have a derived pyramid was found without one (monotonic).
+        self.awaiting_pyramid: float | None = None
 
     @property
     def format(self) -> str:
