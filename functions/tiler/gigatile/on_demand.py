@@ -1,6 +1,6 @@
-"""On-demand conversion: when a full-resolution view of a large non-tiled source needs its
-pyramid and there is none yet, the tiler asks the converter Lambda to build it (an
-asynchronous invoke, so the viewer's request is not held) and answers 503 + Retry-After.
+"""On-demand conversion: when the tiler opens a large non-tiled source that has no pyramid
+yet, it asks the converter Lambda to build one (an asynchronous invoke, so the viewer's
+request is not held); until it exists, full-resolution views answer 503 + Retry-After.
 
 This covers what upload events do not: images already in the bucket before the stack was
 deployed, or a bucket whose events do not reach EventBridge. Each source version is asked
