@@ -86,3 +86,17 @@ def test_conditional_request_through_lambda_is_304(handler):
     again = handler(event("http-api-v2", "/api/v1/image/tile", query, {"if-none-match": etag}), LambdaContext())
     assert again["statusCode"] == 304
     assert again["body"] == ""
+
+
+@pytest.mark.parametrize("kind", ["http-api-v2", "rest-api-v1"])
+def test_thumbnail_and_a_page_through_lambda(handler, kind):
+    from infra.pixels import decode
+
+    query = {"path": "photo.jpg", "width": 200, "height": 200, "fit": "cover", "format": "webp"}
+    response = handler(event(kind, "/api/v1/image/thumbnail", query), LambdaContext())
+    assert response["statusCode"] == 200 and response["isBase64Encoded"] is True
+    assert headers_of(response)["content-type"] == "image/webp"
+    thumbnail = decode(base64.b64decode(response["body"]))
+    assert (thumbnail.width, thumbnail.height) == (200, 200)
+    missing = handler(event(kind, "/api/v1/image/meta", {"path": "photo.jpg", "page": 1}), LambdaContext())
+    assert missing["statusCode"] == 404 and json.loads(missing["body"])["error"]["code"] == "page_not_found"
