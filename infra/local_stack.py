@@ -104,6 +104,18 @@ def pattern(width: int, height: int, seed: int = 1, grain: float = 0):
     return image.copy(interpretation="srgb")
 
 
+def animation(colours: list[tuple[int, int, int]], width: int, height: int, delay_ms: int = 100):
+    """Solid-colour frames as one libvips animation (frames stacked, `page-height` set),
+    ready for gifsave or webpsave."""
+    import pyvips
+
+    frames = [pyvips.Image.black(width, height, bands=3).new_from_image(list(c)).cast("uchar") for c in colours]
+    image = pyvips.Image.arrayjoin(frames, across=1).copy(interpretation="srgb")
+    image.set_type(pyvips.GValue.gint_type, "page-height", height)
+    image.set_type(pyvips.GValue.array_int_type, "delay", [delay_ms] * len(colours))
+    return image
+
+
 def make_pyramid(
     path: Path, width: int, height: int, subifd: bool = True, quality: int = 85, seed: int = 1, grain: float = 0
 ) -> Path:

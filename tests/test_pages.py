@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from infra.local_stack import pattern
+from infra.local_stack import animation, pattern
 from infra.pixels import decode, psnr, to_array
 from tests.conftest import BUCKET, PREFIX
 
@@ -25,7 +25,7 @@ def _array(image) -> np.ndarray:
 def page_files(s3, tmp_path_factory):
     from gigatile.vips import vips
 
-    pyvips = vips()
+    vips()  # libvips set up as the app does
     folder = tmp_path_factory.mktemp("pages")
     pages = [pattern(w, h, seed=10 + i) for i, (w, h) in enumerate(PAGE_SIZES)]
     with tifffile.TiffWriter(folder / "multi.tif") as tif:
@@ -35,12 +35,9 @@ def page_files(s3, tmp_path_factory):
         tif.write(_array(pages[1]), photometric="rgb", compression="zlib")  # strips
         tif.write(_array(pages[2]), photometric="rgb", tile=(256, 256), compression="zlib")
 
-    frames = [pyvips.Image.black(300, 200, bands=3).new_from_image(list(c)).cast("uchar") for c in FRAMES]
-    animation = pyvips.Image.arrayjoin(frames, across=1).copy(interpretation="srgb")
-    animation.set_type(pyvips.GValue.gint_type, "page-height", 200)
-    animation.set_type(pyvips.GValue.array_int_type, "delay", [100, 100, 100])
-    animation.gifsave(str(folder / "anim.gif"))
-    animation.webpsave(str(folder / "anim.webp"), Q=90)
+    frames = animation(FRAMES, 300, 200)
+    frames.gifsave(str(folder / "anim.gif"))
+    frames.webpsave(str(folder / "anim.webp"), Q=90)
     for name in ("multi.tif", "anim.gif", "anim.webp"):
         s3.bucket_client.upload_file(str(folder / name), BUCKET, f"{PREFIX}/pages/{name}")
     return pages

@@ -88,15 +88,12 @@ def test_viewer_switches_to_iiif(live_server, browser):
 def animation(s3, tmp_path_factory):
     """A 3-frame GIF (red, green, blue) in the bucket."""
     from gigatile.vips import vips
+    from infra.local_stack import animation
     from tests.conftest import BUCKET, PREFIX
 
-    pyvips = vips()
-    frames = [pyvips.Image.black(400, 300, bands=3).new_from_image(c).cast("uchar") for c in ([200, 0, 0], [0, 0, 200])]
-    frames.insert(1, pyvips.Image.black(400, 300, bands=3).new_from_image([0, 200, 0]).cast("uchar"))
-    strip = pyvips.Image.arrayjoin(frames, across=1).copy(interpretation="srgb")
-    strip.set_type(pyvips.GValue.gint_type, "page-height", 300)
+    vips()  # libvips set up as the app does
     path = tmp_path_factory.mktemp("viewer") / "frames.gif"
-    strip.gifsave(str(path))
+    animation([(200, 0, 0), (0, 200, 0), (0, 0, 200)], 400, 300).gifsave(str(path))
     s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/frames.gif")
     return "frames.gif"
 
