@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 import tifffile
 
-from gigatile.imaging.stored_tiles import jpeg_quality
+from gigatile.formats.jpeg import quality as jpeg_quality
 from gigatile.vips import vips
 
 TILE = "/api/v1/image/tile"

@@ -21,9 +21,10 @@ with atheris.instrument_imports(include=["gigatile"]):
     from gigatile.imaging.encode import encode
     from gigatile.imaging.geometry import TileGrid
     from gigatile.imaging.opened import OpenImages, run_guarded
-    from gigatile.imaging.render import Plan, render
+    from gigatile.imaging.passthrough import stored_tile
+    from gigatile.imaging.plan import Plan
+    from gigatile.imaging.render import render
     from gigatile.imaging.source_image import SourceImage
-    from gigatile.imaging.stored_tiles import stored_tile
     from gigatile.imaging.thumbnail import Box, thumbnail_plan
     from gigatile.sources.base import ObjectVersion, Store
     from gigatile.sources.blocks import ByteLRU

@@ -20,9 +20,10 @@ from .errors import ConversionPending, DeadlineExceeded, Forbidden, ImageNotFoun
 from .imaging.encode import DEFAULT_QUALITY, MEDIA_TYPES, encode
 from .imaging.geometry import Grid, TileGrid
 from .imaging.opened import OpenImages, run_guarded
-from .imaging.render import Plan, render
+from .imaging.passthrough import stored_tile
+from .imaging.plan import Plan
+from .imaging.render import render
 from .imaging.source_image import SourceImage
-from .imaging.stored_tiles import stored_tile
 from .on_demand import ConversionRequests
 from .pyramid import derived_key
 from .sources.base import ObjectVersion, Store

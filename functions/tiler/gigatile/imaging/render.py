@@ -7,30 +7,9 @@ neighbouring tiles meet without seams; libvips computes only the pixels a crop n
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from ..vips import vips
+from .display import to_display, to_srgb
+from .plan import Plan
 from .source_image import SourceImage
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What to render: the image reduced by `scale` as a `view`-sized virtual image, the
-    `box` (left, top, width, height) of it to cut, resized to `out`, then mirrored,
-    rotated clockwise by `rotation` degrees and turned to `quality`.
-
-    `icc` says what becomes of an embedded colour profile: "strip" keeps the stored pixel
-    values and drops it (tiles: what pass-through serves too), "srgb" converts the pixels
-    to sRGB with it, "keep" keeps the stored values and embeds it in the output."""
-
-    scale: float
-    view: tuple[int, int]
-    box: tuple[int, int, int, int]
-    out: tuple[int, int]
-    mirror: bool = False
-    rotation: float = 0
-    quality: str = "color"  # color, gray or bitonal
-    icc: str = "strip"
 
 
 def view_at(source: SourceImage, scale: float, width: int, height: int):
@@ -55,24 +34,6 @@ def resize(image, hscale: float, vscale: float | None = None):
         return image.resize(hscale, vscale=vscale, kernel="lanczos3")
     fmt = image.format
     return image.premultiply().resize(hscale, vscale=vscale, kernel="lanczos3").unpremultiply().cast(fmt)
-
-
-def to_srgb(image):
-    """Pixels converted to sRGB with their embedded ICC profile; a profile libvips cannot
-    use leaves them as they are (to_display then converts CMYK with libvips' own profile)."""
-    if "icc-profile-data" in image.get_fields():
-        try:
-            return image.icc_transform("srgb", embedded=True, intent="relative")
-        except vips().Error:
-            return image
-    return image
-
-
-def to_display(image):
-    """8-bit sRGB or grey (alpha kept), whatever the source's colour space and depth."""
-    if image.interpretation in ("cmyk", "lab", "labs", "lch", "xyz", "scrgb") or image.format != "uchar":
-        image = image.colourspace("srgb" if image.bands >= 3 else "b-w")
-    return image if image.format == "uchar" else image.cast("uchar")
 
 
 def render(source: SourceImage, plan: Plan):

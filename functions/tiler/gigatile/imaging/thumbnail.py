@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import InvalidParameter, TooLarge
-from .render import Plan
+from .plan import Plan
 from .source_image import SourceImage
 
 # EXIF orientation → (mirror, clockwise degrees), applied in that order (as IIIF's "!90").

@@ -25,7 +25,7 @@ from ..http.caching import cache_headers, not_modified, not_modified_response
 from ..http.negotiation import output_format
 from ..http.offload import offload
 from ..http.signing import require_access, split_path_token
-from ..imaging.render import Plan
+from ..imaging.plan import Plan
 from ..imaging.source_image import SourceImage
 from ..observability import record_tile
 from ..service import get_tiler, tile_etag

@@ -1,0 +1,7 @@
+"""What an object is: its pages, the levels of each page, and where stored tiles lie.
+
+One module per family: `tiff` (the TIFF structure, parsed once by ranges, used both to
+pick levels and to pass stored tiles through), `jpeg` (JPEG streams as TIFF stores them),
+`levels` (which stored images are the levels of a page, for every family). Pixels are
+decoded by libvips (imaging/); nothing here decodes.
+"""

@@ -1,0 +1,48 @@
+"""JPEG streams as TIFF stores them: a tile's abbreviated stream plus the shared tables.
+
+A tiled TIFF with JPEG compression keeps the quantisation and Huffman tables once
+(JPEGTables, SOI … EOI) and each tile as a stream without them. Splicing the two gives a
+complete JPEG of exactly the pixels libvips would decode.
+"""
+
+from __future__ import annotations
+
+import struct
+
+# Adobe APP14 with transform 0: "these three components are RGB, not YCbCr". libtiff writes
+# RGB JPEG streams without it (libvips does so at Q ≥ 90), leaving decoders to guess.
+ADOBE_RGB = b"\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00\x00"
+# IJG's luminance table at quality 50 (libjpeg, mozjpeg and libtiff all scale it).
+STD_LUMINANCE_SUM = sum(
+    (16, 11, 10, 16, 24, 40, 51, 61, 12, 12, 14, 19, 26, 58, 60, 55, 14, 13, 16, 24, 40, 57, 69, 56, 14, 17, 22, 29)
+    + (51, 87, 80, 62, 18, 22, 37, 56, 68, 109, 103, 77, 24, 35, 55, 64, 81, 104, 113, 92, 49, 64, 78, 87, 103, 121)
+    + (120, 101, 72, 92, 95, 98, 112, 100, 103, 99)
+)
+
+
+def is_tables(tables: bytes) -> bool:
+    """Whether `tables` is a tables-only JPEG stream (SOI … EOI)."""
+    return tables[:2] == b"\xff\xd8" and tables[-2:] == b"\xff\xd9"
+
+
+def splice(tables: bytes, tile: bytes, marker: bytes = b"") -> bytes | None:
+    """One JPEG from the shared tables (SOI … EOI), a marker segment and a tile stream
+    (SOI … EOI); None when the tile is not a JPEG stream."""
+    if tile[:2] != b"\xff\xd8":
+        return None
+    return tables[:-2] + marker + tile[2:]
+
+
+def quality(tables: bytes) -> int | None:
+    """The IJG quality that produced the first (luminance) quantisation table, if any."""
+    i = 2
+    while i + 4 <= len(tables) and tables[i] == 0xFF:
+        marker, length = tables[i + 1], struct.unpack(">H", tables[i + 2 : i + 4])[0]
+        if marker == 0xDB and length >= 67:
+            precision = tables[i + 4] >> 4
+            values = struct.unpack(">64H", tables[i + 5 : i + 133]) if precision else tuple(tables[i + 5 : i + 69])
+            scale = sum(values) * 100 / STD_LUMINANCE_SUM
+            estimate = (200 - scale) / 2 if scale <= 100 else 5000 / scale
+            return max(1, min(100, round(estimate)))
+        i += 2 + length
+    return None

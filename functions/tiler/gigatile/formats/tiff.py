@@ -1,0 +1,215 @@
+"""TIFF structure, parsed once by ranges: the IFD chain (pages), each page's SubIFDs, and
+the tags that decide what a file is and where its stored tiles lie.
+
+A small parser of our own: the only well-kept Python TIFF reader (tifffile) needs NumPy,
+which would more than double the Lambda package. It reads through the object's block
+cache, where libvips has already put the same directories (libvips opens the file first),
+so it costs no extra S3 request. Tag values are read when asked for: a level's tile
+offset arrays (hundreds of KiB on a large level) only when a tile of it is passed through.
+
+Every offset and count is bounds-checked and chains are walked at most MAX_IFDS deep with
+loop detection, so a hostile file can only make it raise TiffError.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from typing import Protocol
+
+MAX_IFDS = 4096  # pages in one chain
+MAX_SUBIFDS = 64  # reduced levels of one page
+MAX_ENTRIES = 4096  # tags in one IFD
+MAX_VALUES = 4_000_000  # values of one tag (a tile offset array of a 500,000² level)
+
+COMPRESSION_JPEG = 7
+PHOTOMETRIC_MINISBLACK, PHOTOMETRIC_RGB, PHOTOMETRIC_YCBCR = 1, 2, 6
+(NEW_SUBFILE_TYPE, WIDTH, HEIGHT, COMPRESSION, PHOTOMETRIC, SAMPLES) = (254, 256, 257, 259, 262, 277)
+TILE_WIDTH, TILE_HEIGHT, TILE_OFFSETS, TILE_BYTE_COUNTS, SUBIFDS, JPEG_TABLES = 322, 323, 324, 325, 330, 347
+TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 6: 1, 7: 1, 8: 2, 9: 4, 13: 4, 16: 8, 17: 8, 18: 8}
+TYPE_CODES = {1: "B", 2: "B", 3: "H", 4: "I", 6: "b", 7: "B", 8: "h", 9: "i", 13: "I", 16: "Q", 17: "q", 18: "Q"}
+
+
+class TiffError(Exception):
+    """Not a TIFF, or a structure outside what this parser accepts."""
+
+
+class ByteReader(Protocol):
+    def read(self, offset: int, length: int, exact: bool = False) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class Entry:
+    kind: int
+    count: int
+    field: bytes  # the value itself when it fits, else its offset
+
+
+@dataclass(frozen=True)
+class Ifd:
+    """One image directory: its size and, if tiled, its tile size."""
+
+    offset: int
+    width: int
+    height: int
+    tile_width: int  # 0: striped
+    tile_height: int
+    compression: int
+    photometric: int
+    samples: int
+    subfile_type: int
+    entries: dict[int, Entry]
+
+    @property
+    def tiled(self) -> bool:
+        return self.tile_width > 0 and self.tile_height > 0
+
+
+@dataclass(frozen=True)
+class TiledLevel:
+    """Where each stored tile of one tiled IFD lies, and how it is coded."""
+
+    ifd: Ifd
+    offsets: tuple[int, ...]
+    counts: tuple[int, ...]
+    jpeg_tables: bytes
+
+    def tile_range(self, col: int, row: int) -> tuple[int, int] | None:
+        """(offset, length) of stored tile (col, row), or None where none is stored."""
+        index = row * -(-self.ifd.width // self.ifd.tile_width) + col
+        if not (0 <= index < len(self.offsets) == len(self.counts)) or self.counts[index] == 0:
+            return None
+        return self.offsets[index], self.counts[index]
+
+
+class TiffFile:
+    """The IFDs of one TIFF version, read through `reader` (an ObjectReader) of `size` bytes."""
+
+    def __init__(self, reader: ByteReader, size: int):
+        self.reader = reader
+        self.size = size
+        head = self._bytes(0, 16) if size >= 16 else b""
+        order = {b"II": "<", b"MM": ">"}.get(head[:2])
+        if order is None:
+            raise TiffError("not a TIFF")
+        self.order = order
+        magic = struct.unpack(order + "H", head[2:4])[0]
+        if magic == 42:
+            self.big, first = False, struct.unpack(order + "I", head[4:8])[0]
+        elif magic == 43:
+            self.big, first = True, struct.unpack(order + "Q", head[8:16])[0]
+        else:
+            raise TiffError("not a TIFF")
+        self.pages = [self.ifd(offset) for offset in self._chain(first)]
+        self._levels: dict[int, TiledLevel] = {}
+
+    # -- structure -------------------------------------------------------------------
+    def subifd_offsets(self, page: int) -> tuple[int, ...]:
+        """Where the reduced levels stored as SubIFDs of a page lie (OME-TIFF, libvips
+        `subifd=True`); the directories themselves are read only when a level is used."""
+        entry = self.pages[page].entries.get(SUBIFDS)
+        offsets = self.values(entry) if entry is not None else ()
+        if len(offsets) > MAX_SUBIFDS:
+            raise TiffError(f"{len(offsets)} SubIFDs in one page")
+        return offsets
+
+    def ifd_for(self, options: dict) -> Ifd:
+        """The IFD libvips reads with these load options (page and/or subifd)."""
+        page = options.get("page", 0)
+        if not 0 <= page < len(self.pages):
+            raise TiffError("no such page")
+        if "subifd" not in options:
+            return self.pages[page]
+        offsets = self.subifd_offsets(page)
+        if not 0 <= options["subifd"] < len(offsets):
+            raise TiffError("no such SubIFD")
+        return self.ifd(offsets[options["subifd"]])
+
+    def tiled_level(self, ifd: Ifd) -> TiledLevel:
+        """The tile offsets, byte counts and JPEG tables of a tiled IFD (read once, then kept)."""
+        if ifd.offset not in self._levels:
+            entries = ifd.entries
+            if not ifd.tiled or TILE_OFFSETS not in entries or TILE_BYTE_COUNTS not in entries:
+                raise TiffError("not a tiled level")
+            tables = entries.get(JPEG_TABLES)
+            self._levels[ifd.offset] = TiledLevel(
+                ifd,
+                self.values(entries[TILE_OFFSETS]),
+                self.values(entries[TILE_BYTE_COUNTS]),
+                self.raw(tables) if tables else b"",
+            )
+        return self._levels[ifd.offset]
+
+    def ifd(self, offset: int) -> Ifd:
+        entries = self._entries(offset)
+
+        def first(tag: int, default: int = 0) -> int:
+            entry = entries.get(tag)
+            values = self.values(entry) if entry is not None and entry.count == 1 else ()
+            return values[0] if values else default
+
+        if WIDTH not in entries or HEIGHT not in entries:
+            raise TiffError("an IFD without a size")
+        return Ifd(
+            offset=offset,
+            width=first(WIDTH),
+            height=first(HEIGHT),
+            tile_width=first(TILE_WIDTH),
+            tile_height=first(TILE_HEIGHT),
+            compression=first(COMPRESSION, 1),
+            photometric=first(PHOTOMETRIC),
+            samples=first(SAMPLES, 1),
+            subfile_type=first(NEW_SUBFILE_TYPE),
+            entries=entries,
+        )
+
+    # -- reading ---------------------------------------------------------------------
+    def values(self, entry: Entry) -> tuple[int, ...]:
+        return struct.unpack(f"{self.order}{entry.count}{TYPE_CODES[entry.kind]}", self.raw(entry))
+
+    def raw(self, entry: Entry) -> bytes:
+        size = TYPE_SIZES[entry.kind] * entry.count
+        inline = 8 if self.big else 4
+        if size <= inline:
+            return entry.field[:size]
+        return self._bytes(struct.unpack(self.order + ("Q" if self.big else "I"), entry.field)[0], size)
+
+    def _chain(self, offset: int) -> list[int]:
+        offsets: list[int] = []
+        seen: set[int] = set()
+        while offset and offset not in seen:
+            if len(offsets) >= MAX_IFDS:
+                raise TiffError(f"more than {MAX_IFDS} pages")
+            seen.add(offset)
+            offsets.append(offset)
+            count, entry_size, count_size = self._entry_layout(offset)
+            offset = self._unpack("Q" if self.big else "I", offset + count_size + count * entry_size)[0]
+        return offsets
+
+    def _entry_layout(self, offset: int) -> tuple[int, int, int]:
+        count_size = 8 if self.big else 2
+        count = self._unpack("Q" if self.big else "H", offset)[0]
+        if count > MAX_ENTRIES:
+            raise TiffError("implausible IFD")
+        return count, 20 if self.big else 12, count_size
+
+    def _entries(self, offset: int) -> dict[int, Entry]:
+        count, entry_size, count_size = self._entry_layout(offset)
+        raw = self._bytes(offset + count_size, count * entry_size)
+        inline = 8 if self.big else 4
+        entries = {}
+        for i in range(count):
+            entry = raw[i * entry_size : (i + 1) * entry_size]
+            tag, kind = struct.unpack(self.order + "HH", entry[:4])
+            n = struct.unpack(self.order + ("Q" if self.big else "I"), entry[4 : 4 + inline])[0]
+            if kind in TYPE_SIZES and 0 < n <= MAX_VALUES:
+                entries[tag] = Entry(kind, n, entry[4 + inline :])
+        return entries
+
+    def _bytes(self, offset: int, length: int) -> bytes:
+        if offset < 0 or offset + length > self.size:
+            raise TiffError("offset past the end of the file")
+        return self.reader.read(offset, length)
+
+    def _unpack(self, code: str, offset: int) -> tuple:
+        return struct.unpack(self.order + code, self._bytes(offset, struct.calcsize(code)))
