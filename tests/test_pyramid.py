@@ -75,7 +75,7 @@ def test_upload_convert_serve(configure, s3, baseline):
     assert pending.headers["retry-after"] == "60" and pending.headers["cache-control"] == "no-store"
     meta_before = client.get("/api/v1/image/meta", params={"path": "big/scan page.jpg"}).json()
 
-    from gigatile.converter import handler
+    from gigatile.conversion.converter import handler
 
     (result,) = handler(s3_event(key), CONVERTER)["results"]
     assert result["status"] == "converted", result
@@ -105,7 +105,7 @@ def test_upload_convert_serve(configure, s3, baseline):
 
 def test_small_images_and_other_prefixes_are_not_converted(configure, s3):
     configure()
-    from gigatile.converter import handler
+    from gigatile.conversion.converter import handler
 
     (small,) = handler(s3_event(f"{PREFIX}/photo.jpg"), CONVERTER)["results"]
     assert small["status"] == "skipped" and "under GIGATILE_CONVERT_MIN_PIXELS" in small["reason"]
@@ -121,7 +121,7 @@ def test_small_images_and_other_prefixes_are_not_converted(configure, s3):
 
 @pytest.fixture
 def local_lambda():
-    from gigatile.converter import handler
+    from gigatile.conversion.converter import handler
     from infra.local_lambda import LocalLambda
 
     asked = []
@@ -134,7 +134,7 @@ def test_on_demand_conversion(configure, s3, baseline, local_lambda, monkeypatch
     """An image uploaded without an event (before the stack existed): opening it asks the
     converter function through the Lambda Invoke API; full resolution answers 503 until the
     pyramid exists; then every level is read from the pyramid."""
-    from gigatile import service
+    from gigatile.conversion import policy
 
     key = f"{PREFIX}/backfill/old scan.jpg"
     s3.bucket_client.upload_file(str(baseline), BUCKET, key)
@@ -152,7 +152,7 @@ def test_on_demand_conversion(configure, s3, baseline, local_lambda, monkeypatch
     assert asked.error is None and asked.result["results"][0]["status"] == "converted", asked.result
 
     # Low levels were served from the JPEG; a minute later the pyramid is looked for again.
-    monkeypatch.setattr(service, "PYRAMID_RECHECK_SECONDS", 0)
+    monkeypatch.setattr(policy, "PYRAMID_RECHECK_SECONDS", 0)
     s3.proxy.reset()
     low = client.get(TILE, params={"path": image, "level": 1, "x": 0, "y": 0})
     assert low.status_code == 200 and s3.proxy.gets("_pyramids")
@@ -190,7 +190,7 @@ def test_one_run_converts_a_version_at_a_time(configure, s3, baseline, monkeypat
     """A run claims the work with a marker S3 writes only if absent: while another run holds
     a fresh claim, the converter skips; a claim older than any run can last is taken over;
     the claim is gone when the run ends."""
-    from gigatile import converter
+    from gigatile.conversion import converter
 
     key = f"{PREFIX}/claims/scan.jpg"
     s3.bucket_client.upload_file(str(baseline), BUCKET, key)

@@ -49,7 +49,8 @@ def pyramid(src: str, dst: str, quality: int, compression: str, tile_size: int) 
     import tempfile
     from pathlib import Path
 
-    from .pyramid import convert
+    from .conversion.pyramid import convert
+    from .sources.s3 import S3Store
     from .vips import vips
 
     pyvips = vips()
@@ -58,7 +59,6 @@ def pyramid(src: str, dst: str, quality: int, compression: str, tile_size: int) 
         from .config import get_settings
         from .sources.blocks import ByteLRU
         from .sources.reader import ObjectReader
-        from .sources.s3 import S3Store
         from .sources.vips_source import RangeSource
 
         settings = get_settings()
@@ -74,9 +74,7 @@ def pyramid(src: str, dst: str, quality: int, compression: str, tile_size: int) 
         done = convert(image, out, quality, compression, tile_size, progress=bar)
         bar(100)
         if s3_dst:
-            import boto3
-
-            boto3.client("s3").upload_file(str(out), *s3_dst, ExtraArgs={"ContentType": "image/tiff"})
+            S3Store(s3_dst[0], "").upload(str(out), s3_dst[1], "image/tiff")
     print(
         f"\n{dst}: {done.bytes / 2**20:,.1f} MiB, {done.levels} levels, {tile_size} px tiles, {compression}; "
         f"{done.seconds:.1f} s, {done.megapixels_per_second:,.0f} Mpx/s",

@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 
 from . import __version__, memory
 from .config import Settings, get_settings
-from .errors import ConversionPending, DeadlineExceeded, Forbidden, ImageNotFound, SourceChanged, TooLarge
+from .conversion.policy import PyramidPolicy, Served
+from .errors import DeadlineExceeded, SourceChanged, TooLarge
 from .imaging.encode import DEFAULT_QUALITY, MEDIA_TYPES, encode
 from .imaging.geometry import Grid, TileGrid
 from .imaging.opened import OpenImages, run_guarded
@@ -24,8 +25,6 @@ from .imaging.passthrough import stored_tile
 from .imaging.plan import Plan
 from .imaging.render import render
 from .imaging.source_image import SourceImage
-from .on_demand import ConversionRequests
-from .pyramid import derived_key
 from .sources.base import ObjectVersion, Store
 from .sources.blocks import ByteLRU
 from .sources.ids import validate_image_id
@@ -33,9 +32,6 @@ from .sources.reader import ObjectReader, ReadStats
 
 # Bump when rendering changes, so tile ETags change with it.
 RENDER_VERSION = "3"
-# How long a large non-tiled source opened before its pyramid existed is served as it is
-# before the pyramid is looked for again (the converter may have finished meanwhile).
-PYRAMID_RECHECK_SECONDS = 60
 
 
 @dataclass
@@ -90,8 +86,7 @@ class Tiler:
         self._sources = _SmallLRU(256)
         # Bounds simultaneous renders (each may use a core and a few tiles of memory).
         self._renders = threading.BoundedSemaphore(settings.max_renders)
-        on_demand = settings.convert_on_demand and settings.source.kind == "s3"
-        self.conversions = ConversionRequests(settings.convert_on_demand, settings.source.bucket) if on_demand else None
+        self.pyramids = PyramidPolicy(settings)
 
     # -- lookup ------------------------------------------------------------------------
     def reader(self, image_id: str) -> ObjectReader:
@@ -106,42 +101,28 @@ class Tiler:
         """The source version (0 GETs when warm): enough to answer a conditional request."""
         return self.reader(image_id).version()
 
-    def source(self, image_id: str, page: int = 0) -> SourceImage:
+    def source(self, image_id: str, page: int = 0) -> Served:
+        """The page as clients see it and what its pixels are read from (kept while warm)."""
         reader = self.reader(image_id)
         key = (reader.key, reader.version().etag, page)
-        src = self._sources.get_or_make(key, lambda: self._open_source(reader, page))
-        waited = src.awaiting_pyramid is not None and time.monotonic() - src.awaiting_pyramid > PYRAMID_RECHECK_SECONDS
-        if waited:
-            self._forget(src)
-            src = self._sources.get_or_make(key, lambda: self._open_source(reader, page))
-        return src
+        served = self._sources.get_or_make(key, lambda: self._open(reader, page))
+        if self.pyramids.look_again(served):
+            self._forget(served)
+            served = self._sources.get_or_make(key, lambda: self._open(reader, page))
+        return served
 
-    def _forget(self, src: SourceImage) -> None:
+    def _forget(self, served: Served) -> None:
+        src = served.source
         with self._sources.lock:
             self._sources.pop((src.reader.key, src.version.etag, src.page), None)
 
-    def _open_source(self, reader: ObjectReader, page: int) -> SourceImage:
+    def _open(self, reader: ObjectReader, page: int) -> Served:
+        src = self._source_image(reader, page)
+        return self.pyramids.serve(src, lambda key: self._source_image(self._new_reader(key), 0))
+
+    def _source_image(self, reader: ObjectReader, page: int) -> SourceImage:
         s = self.settings
-        src = SourceImage(reader, self.images, s.max_image_pixels, s.max_decode_pixels, page)
-        small = src.width * src.height < s.convert_min_pixels
-        if src.format == "tiff" or page or not s.pyramid_prefix or small:
-            return src  # no pyramid is ever made for it (the converter takes page 0): spare the lookup
-        # A non-tiled source: read its derived pyramid instead, if the converter made one
-        # for this exact version (one GET, a 404 until then).
-        key = derived_key(s.pyramid_prefix, reader.key, src.version.etag)
-        try:
-            derived = SourceImage(self._new_reader(key), self.images, s.max_image_pixels, s.max_decode_pixels)
-        except (ImageNotFound, Forbidden):  # S3 says 403 for a missing key without ListBucket
-            # None yet: served as it is for now; on demand, the converter is asked for it
-            # as soon as the image is first opened, not only when a view needs it.
-            src.awaiting_pyramid = time.monotonic()
-            if self.conversions is not None:
-                self.conversions.request(reader.key, src.version.etag)
-            return src
-        if (derived.width, derived.height) != (src.width, src.height) or derived.format != "tiff":
-            return src
-        derived.derived_from = src
-        return derived
+        return SourceImage(reader, self.images, s.max_image_pixels, s.max_decode_pixels, page)
 
     def _once_more_if_changed(self, fn):
         # ETag pinning: an object overwritten mid-read fails with SourceChanged and the
@@ -153,13 +134,13 @@ class Tiler:
 
     # -- operations --------------------------------------------------------------------
     def describe(self, image_id: str, page: int = 0) -> SourceImage:
-        """The source page's header: size, format, levels, version, page count."""
-        return self._once_more_if_changed(lambda: self.source(image_id, page))
+        """The source page's header as clients see it: size, format, levels, version, pages."""
+        return self._once_more_if_changed(lambda: self.source(image_id, page)).source
 
     def meta(self, image_id: str, tile_size: int, page: int = 0) -> dict:
-        src = self.describe(image_id, page)
+        served = self._once_more_if_changed(lambda: self.source(image_id, page))
+        src, original = served.pixels, served.source
         grid = TileGrid(src.width, src.height, tile_size)
-        original = src.derived_from or src
         return {
             "width": src.width,
             "height": src.height,
@@ -213,7 +194,8 @@ class Tiler:
             memory.after_render()
 
     def _render_once(self, image_id, page, plan_for, fmt, quality, deadline: float) -> Tile:
-        src = self.source(image_id, page)
+        served = self.source(image_id, page)
+        src = served.pixels
         plan = plan_for(src)
         before = src.reader.snapshot()
         if time.monotonic() > deadline:  # opening the image took it all
@@ -229,7 +211,7 @@ class Tiler:
             if time.monotonic() > deadline:  # waiting for a render slot
                 raise DeadlineExceeded("the request's time budget ran out before rendering")
             start = time.perf_counter()
-            opened, image = self._render_or_wait(image_id, page, src, plan)
+            opened, image = self._render_or_wait(image_id, page, served, plan)
             keep_icc = plan.icc == "keep"
             body = run_guarded(
                 opened, self.images, image, lambda: encode(image, fmt, quality or DEFAULT_QUALITY, keep_icc), deadline
@@ -239,21 +221,17 @@ class Tiler:
             raise TooLarge(f"the encoded image is {len(body)} bytes, over {self.settings.max_response_bytes}")
         return Tile(body, MEDIA_TYPES[fmt], image.width, image.height, src.reader.snapshot().since(before), elapsed)
 
-    def _render_or_wait(self, image_id: str, page: int, src: SourceImage, plan: Plan):
-        """Render; a decode over budget of a non-tiled source looks again for its derived
-        pyramid (the converter may have finished since the source was opened) and, with
-        none yet, asks the converter for it when on demand, and the client to come back
-        (503 + Retry-After) instead of refusing."""
+    def _render_or_wait(self, image_id: str, page: int, served: Served, plan: Plan):
+        """Render; a decode over the budget is the conversion policy's to settle."""
         try:
-            return render(src, plan)
+            return render(served.pixels, plan)
         except TooLarge as exc:
-            if not self.settings.converter or src.format == "tiff" or page:
-                raise
-            self._forget(src)
-            fresh = self.source(image_id, page)
-            if fresh.derived_from is not None:
-                return render(fresh, plan)
-            raise ConversionPending(f"{exc.message}; a pyramid is being built, retry later") from None
+
+            def reopen() -> Served:
+                self._forget(served)
+                return self.source(image_id, page)
+
+            return render(self.pyramids.over_budget(served, exc, reopen).pixels, plan)
 
 
 def tile_etag(version: ObjectVersion, *params) -> str:

@@ -42,11 +42,6 @@ class SourceImage:
             raise TooLarge(f"image is {self.width}×{self.height}, over the {max_image_pixels} pixel limit")
         # EXIF orientation (1–8): thumbnails are turned upright; tiles stay in stored order.
         self.orientation = base.image.get("orientation") if "orientation" in base.image.get_fields() else 1
-        # Set on a derived pyramid standing in for this source: what clients see (size,
-        # version, format) stays the original's.
-        self.derived_from: SourceImage | None = None
-        # When a source that should have a derived pyramid was found without one (monotonic).
-        self.awaiting_pyramid: float | None = None
 
     @property
     def format(self) -> str:

@@ -99,6 +99,42 @@ class S3Store(Store):
                 if attempt == 2:
                     raise UpstreamError(f"S3 broke off the response body twice ({type(exc).__name__})") from exc
 
+    # -- writes (the converter's): keys here are whole keys, not ids under the prefix ----
+    def exists(self, key: str) -> bool:
+        try:
+            self.fetch(key, 0, 0, None)
+            return True
+        except (ImageNotFound, Forbidden):  # S3 says 403 for a missing key without ListBucket
+            return False
+
+    def put_if_absent(self, key: str) -> bool:
+        """Write an empty object at `key` unless one is there (a conditional PUT)."""
+        try:
+            self.client().put_object(Bucket=self.bucket, Key=key, Body=b"", IfNoneMatch="*")
+            return True
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "ConditionalRequestConflict"):
+                raise
+            return False
+
+    def put(self, key: str) -> None:
+        self.client().put_object(Bucket=self.bucket, Key=key, Body=b"")
+
+    def modified_at(self, key: str) -> float | None:
+        """When `key` was last written (epoch seconds), or None if it is not there."""
+        try:
+            return self.client().head_object(Bucket=self.bucket, Key=key)["LastModified"].timestamp()
+        except ClientError:
+            return None
+
+    def delete(self, key: str) -> None:
+        self.client().delete_object(Bucket=self.bucket, Key=key)
+
+    def upload(self, path: str, key: str, content_type: str, metadata: dict | None = None) -> None:
+        """A local file to `key` (upload_file switches to a multipart upload above 8 MB)."""
+        extra = {"ContentType": content_type, **({"Metadata": metadata} if metadata else {})}
+        self.client().upload_file(path, self.bucket, key, ExtraArgs=extra)
+
     def _client_error(self, exc: ClientError, key: str):
         code = exc.response.get("Error", {}).get("Code", "")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)

@@ -18,15 +18,17 @@ import time
 from pathlib import Path
 from urllib.parse import unquote_plus
 
-from .config import get_settings
-from .errors import Forbidden, GigatileError, ImageNotFound
-from .observability import logger
+from ..config import get_settings
+from ..errors import GigatileError
+from ..observability import logger
+from ..sources.blocks import ByteLRU
+from ..sources.reader import ObjectReader
+from ..sources.s3 import S3Store
+from ..sources.vips_source import RangeSource
+from ..vips import vips
 from .on_demand import ON_DEMAND_SOURCE
-from .pyramid import convert, derived_key, is_tiled_pyramid
-from .sources.blocks import ByteLRU
-from .sources.reader import ObjectReader
-from .sources.vips_source import RangeSource
-from .vips import vips
+from .policy import derived_key
+from .pyramid import convert, is_tiled_pyramid
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".gif", ".avif")
 # Longer than a run may last (the function's 900 s timeout): an older claim is a dead run's.
@@ -48,8 +50,6 @@ def handler(event: dict, context) -> dict:
 
 
 def convert_object(bucket: str, key: str) -> dict:
-    from .sources.s3 import S3Store
-
     settings = get_settings()
     source, prefix = settings.source, settings.pyramid_prefix
     result = {"bucket": bucket, "key": key}
@@ -65,7 +65,7 @@ def convert_object(bucket: str, key: str) -> dict:
     version = reader.version()
     target = derived_key(prefix, key, version.etag)
     result |= {"target": target, "etag": version.etag}
-    if _exists(store, target):
+    if store.exists(target):
         return result | {"status": "skipped", "reason": "already converted"}
     range_source = RangeSource(reader)
     try:
@@ -81,16 +81,15 @@ def convert_object(bucket: str, key: str) -> dict:
     if pixels > settings.max_image_pixels:
         return result | {"status": "skipped", "reason": "over GIGATILE_MAX_IMAGE_PIXELS"}
 
-    client = store.client()
     claim = f"{target}.converting"
-    if not _claim(client, bucket, claim):
+    if not _claim(store, claim):
         return result | {"status": "skipped", "reason": "being converted by another run"}
     try:
-        if _exists(store, target):  # finished by another run between the first look and the claim
+        if store.exists(target):  # finished by another run between the first look and the claim
             return result | {"status": "skipped", "reason": "already converted"}
-        done = _convert_and_upload(image, range_source, client, bucket, key, target, version.etag, settings)
+        done = _convert_and_upload(image, range_source, store, key, target, version.etag, settings)
     finally:
-        client.delete_object(Bucket=bucket, Key=claim)
+        store.delete(claim)
     stats = {
         "width": done.width,
         "height": done.height,
@@ -102,36 +101,19 @@ def convert_object(bucket: str, key: str) -> dict:
     return result | {"status": "converted", **stats}
 
 
-def _exists(store, key: str) -> bool:
-    try:
-        store.fetch(key, 0, 0, None)
-        return True
-    except (ImageNotFound, Forbidden):  # S3 says 403 for a missing key without ListBucket
-        return False
-
-
-def _claim(client, bucket: str, claim: str) -> bool:
+def _claim(store: S3Store, claim: str) -> bool:
     """Write the claim marker if absent; False while another run holds a fresh one."""
-    from botocore.exceptions import ClientError
-
-    try:
-        client.put_object(Bucket=bucket, Key=claim, Body=b"", IfNoneMatch="*")
+    if store.put_if_absent(claim):
         return True
-    except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") not in ("PreconditionFailed", "ConditionalRequestConflict"):
-            raise
-    try:
-        held = client.head_object(Bucket=bucket, Key=claim)["LastModified"].timestamp()
-    except ClientError:
-        return False  # released just now: its pyramid is there
-    if time.time() - held < CLAIM_SECONDS:
-        return False
+    held = store.modified_at(claim)
+    if held is None or time.time() - held < CLAIM_SECONDS:
+        return False  # None: released just now, its pyramid is there
     logger.warning("taking over a stale conversion claim", extra={"claim": claim})
-    client.put_object(Bucket=bucket, Key=claim, Body=b"")
+    store.put(claim)
     return True
 
 
-def _convert_and_upload(image, range_source, client, bucket, key, target, etag, settings):
+def _convert_and_upload(image, range_source, store: S3Store, key, target, etag, settings):
     logged = set()
 
     def progress(percent: int) -> None:
@@ -147,11 +129,5 @@ def _convert_and_upload(image, range_source, client, bucket, key, target, etag, 
         except vips().Error as exc:
             range_source.raise_pending()
             raise GigatileError(f"conversion of {key} failed: {str(exc).strip()[:200]}") from None
-        # upload_file switches to a multipart upload above 8 MB.
-        client.upload_file(
-            str(out),
-            bucket,
-            target,
-            ExtraArgs={"ContentType": "image/tiff", "Metadata": {"source-key": key, "source-etag": etag}},
-        )
+        store.upload(str(out), target, "image/tiff", {"source-key": key, "source-etag": etag})
     return done

@@ -10,11 +10,11 @@ pyramid that already exists, so requests from several containers cost one conver
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 
-from .observability import logger
+from ..observability import logger
+from ..sources.lambda_invoke import AsyncInvoker, InvokeFailed
 
 # The event's "source": the converter accepts it beside S3's own "aws.s3".
 ON_DEMAND_SOURCE = "gigatile.tiler"
@@ -37,18 +37,7 @@ class ConversionRequests:
         self.bucket = bucket
         self._asked: dict[tuple[str, str], float] = {}
         self._lock = threading.Lock()
-        self._client = None
-
-    def client(self):
-        with self._lock:
-            if self._client is None:
-                import boto3
-                from botocore.config import Config
-
-                # Short timeouts: an unreachable Lambda API must not hold the viewer's request.
-                config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 2, "mode": "standard"})
-                self._client = boto3.client("lambda", config=config)
-            return self._client
+        self._invoker = AsyncInvoker(function)
 
     def request(self, key: str, etag: str) -> bool:
         """Ask for the pyramid of this source version, unless asked recently. True if sent."""
@@ -60,16 +49,13 @@ class ConversionRequests:
             if len(self._asked) >= MAX_REMEMBERED:
                 self._asked.clear()
             self._asked[(key, etag)] = now
-        from botocore.exceptions import BotoCoreError, ClientError
-
-        payload = json.dumps(conversion_event(self.bucket, key)).encode()
         try:
-            self.client().invoke(FunctionName=self.function, InvocationType="Event", Payload=payload)
-        except (BotoCoreError, ClientError) as exc:
+            self._invoker.invoke(conversion_event(self.bucket, key))
+        except InvokeFailed as exc:
             # The 503 still tells the viewer to come back; the next request asks again.
             with self._lock:
                 self._asked.pop((key, etag), None)
-            logger.warning("conversion request failed", extra={"key": key, "error": type(exc).__name__})
+            logger.warning("conversion request failed", extra={"key": key, "error": str(exc)})
             return False
         logger.info("conversion requested", extra={"key": key, "etag": etag, "function": self.function})
         return True

@@ -1,9 +1,8 @@
 """Pyramid conversion: any source libvips reads (a baseline JPEG, a PNG map…) into a tiled
 pyramidal TIFF, streamed through libvips without holding the image in memory.
 
-Used by `gigatile pyramid SRC DST`, by the converter Lambda (converter.py) and by the
-tiler, which looks for `<pyramid prefix><source key>@<source ETag>.tif` before reading a
-non-tiled source: the derived pyramid of that exact source version.
+Used by `gigatile pyramid SRC DST` and by the converter Lambda (converter.py); where the
+result lives and when the tiler reads it is policy.py's.
 """
 
 from __future__ import annotations
@@ -13,13 +12,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from .vips import vips
+from ..vips import vips
 
 COMPRESSIONS = ("jpeg", "deflate", "webp")
-
-
-def derived_key(pyramid_prefix: str, source_key: str, etag: str) -> str:
-    return f"{pyramid_prefix}{source_key}@{etag}.tif"
 
 
 @dataclass(frozen=True)
