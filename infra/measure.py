@@ -70,11 +70,12 @@ def main() -> None:
 
 
 def run(args, proxy: CountingProxy) -> None:
+    from gigatile.config import Settings
     from gigatile.imaging.geometry import TileGrid
-    from gigatile.service import get_tiler
+    from gigatile.service import Tiler
 
     rss_start = peak_rss_mib()
-    tiler = get_tiler()
+    tiler = Tiler(Settings.from_env())
     proxy.reset()
     meta = tiler.meta("sample.tif", 256)
     open_gets = proxy.gets()

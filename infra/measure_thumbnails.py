@@ -38,15 +38,10 @@ CASES = [("contain", 300, 300), ("cover", 300, 200)]
 def app_client(source: str, **env):
     from fastapi.testclient import TestClient
 
-    from gigatile.config import get_settings
-    from gigatile.service import get_tiler
+    from gigatile.app import create_app
 
     os.environ.update({"GIGATILE_SOURCE": source, **{k: str(v) for k, v in env.items()}})
-    get_settings.cache_clear()
-    get_tiler.cache_clear()
-    from gigatile.app import app
-
-    return TestClient(app)
+    return TestClient(create_app())
 
 
 def median_ms(fn, runs: int) -> float:
@@ -60,11 +55,11 @@ def median_ms(fn, runs: int) -> float:
 
 
 def quality(folder: Path, runs: int) -> None:
+    from gigatile.service import Tiler
     from gigatile.vips import vips
 
     files = write_samples(folder)
     client = app_client(str(folder))
-    from gigatile.service import get_tiler
 
     print("file          fit      size      PSNR dB   ours warm ms   ours cold ms   vips thumbnail ms")
     for name, path in files.items():
@@ -84,7 +79,8 @@ def quality(folder: Path, runs: int) -> None:
             warm_ms = median_ms(ours, runs)
 
             def cold(ours=ours):
-                get_tiler.cache_clear()  # a new container's tiler: nothing opened, nothing cached
+                state = client.app.state  # a new container's tiler: nothing opened, nothing cached
+                state.tiler = Tiler(state.tiler.settings)
                 return ours()
 
             cold_ms = median_ms(cold, runs)
@@ -118,9 +114,7 @@ def cost(cache: Path) -> None:
                 assert response.status_code == 200, response.text
                 gets = proxy.gets()
                 read = sum(r.bytes for r in gets) / 2**20
-                from gigatile.service import get_tiler
-
-                src = get_tiler().source(path.name)
+                src = app.app.state.tiler.describe(path.name)
                 scale = max(src.width, src.height) / side
                 opened, _ = src.level_for(scale)
                 level = f"{opened.image.width}×{opened.image.height}"

@@ -98,10 +98,12 @@ class Stack:
 
 
 def start_server() -> tuple[str, object]:
+    """The app, over the settings in the environment now, under uvicorn on a free port."""
     import uvicorn
 
-    from gigatile.app import app
+    from gigatile.app import create_app
 
+    app = create_app()
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
@@ -157,9 +159,12 @@ def soak(stack: Stack, requests: int, seed: int = 11) -> dict:
     """Through the Lambda handler, fed API Gateway events: the production path."""
     from urllib.parse import parse_qsl, urlsplit
 
-    from gigatile.handler import handler
-    from gigatile.service import get_tiler
+    from gigatile.app import create_app
+    from gigatile.handler import make_handler
     from infra.events import LambdaContext, api_gateway_event
+
+    app = create_app()
+    handler, tiler = make_handler(app), app.state.tiler
 
     def get(url: str) -> dict:
         parts = urlsplit(url)
@@ -169,10 +174,9 @@ def soak(stack: Stack, requests: int, seed: int = 11) -> dict:
     warm = max(1, requests // 10)
 
     def snapshot():
-        tiler = get_tiler()
         return {
             "rss_mib": round(proc_status_mib("VmRSS"), 1),
-            "open_images": len(tiler.images._items),
+            "open_images": len(tiler.images),
             "open_image_mib": round(tiler.images.size / 2**20, 1),
             "block_cache_mib": round(tiler.blocks.size / 2**20, 1),
             "fds": len(os.listdir("/proc/self/fd")),

@@ -104,14 +104,6 @@ def s3(images):
     server.stop()
 
 
-def _reset_app():
-    from gigatile.config import get_settings
-    from gigatile.service import get_tiler
-
-    get_settings.cache_clear()
-    get_tiler.cache_clear()
-
-
 @pytest.fixture
 def configure(monkeypatch, s3):
     """Point gigatile at the S3 server (through the counting proxy) with extra settings."""
@@ -121,16 +113,14 @@ def configure(monkeypatch, s3):
         monkeypatch.setenv("GIGATILE_SOURCE", f"s3://{BUCKET}/{PREFIX}")
         for key, value in env.items():
             monkeypatch.setenv(key, str(value))
-        _reset_app()
         s3.proxy.reset()
         from fastapi.testclient import TestClient
 
-        from gigatile.app import app
+        from gigatile.app import create_app
 
-        return TestClient(app)
+        return TestClient(create_app())  # a new app: settings read from the environment now
 
-    yield apply
-    _reset_app()
+    return apply
 
 
 @pytest.fixture
@@ -141,9 +131,7 @@ def client(configure):
 @pytest.fixture
 def live_server(configure):
     """The app under uvicorn on a free loopback port, for a browser or the IIIF validator."""
-    configure()
-    from gigatile.app import app
-
+    app = configure().app
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]

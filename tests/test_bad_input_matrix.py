@@ -248,14 +248,10 @@ def app_client(s3):
 
     import httpx
 
-    from gigatile.config import get_settings
-    from gigatile.service import get_tiler
     from infra.reliability import start_server
 
     saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL_S3", "GIGATILE_SOURCE")}
     os.environ.update(AWS_ENDPOINT_URL_S3=s3.proxy.endpoint, GIGATILE_SOURCE=f"s3://{BUCKET}/{PREFIX}")
-    get_settings.cache_clear()
-    get_tiler.cache_clear()
     base, server = start_server()
     with httpx.Client(base_url=base, timeout=30) as client:
         yield client
@@ -265,8 +261,6 @@ def app_client(s3):
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
-    get_settings.cache_clear()
-    get_tiler.cache_clear()
 
 
 @pytest.fixture(scope="module")

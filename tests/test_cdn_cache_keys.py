@@ -5,16 +5,20 @@ bytes. Checked for every route of the app against template.yaml."""
 from __future__ import annotations
 
 import fnmatch
+from pathlib import Path
 
 import pytest
 
-from gigatile.app import app
+from gigatile.app import create_app
+from gigatile.config import Settings
 from infra.lambda_layout import load_template
 
 # Read from the request rather than declared as parameters.
 IMPLICIT_KEYS = {"token"}
 MAX_KEYS_PER_POLICY = 10  # CloudFront's quota
 
+# Only the schema is read: any existing folder does as the source.
+APP = create_app(Settings.from_env({"GIGATILE_SOURCE": str(Path(__file__).parent)}))
 RESOURCES = load_template()["Resources"]
 DISTRIBUTION = RESOURCES["Distribution"]["Properties"]["DistributionConfig"]
 
@@ -36,7 +40,7 @@ def behaviour_for(path: str) -> dict:
 
 ROUTES = [
     (path.replace("{path}", "x/y.tif").replace("{image_id}", "y.tif"), op)
-    for path, ops in app.openapi()["paths"].items()
+    for path, ops in APP.openapi()["paths"].items()
     for op in ops.values()
 ]
 

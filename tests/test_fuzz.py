@@ -1,5 +1,5 @@
 """Bounded fuzzing runs (atheris, libFuzzer): image bytes through open/render, and request
-URLs through the app. GIGATILE_FUZZ_SECONDS sets each run's length (default 60, as in CI);
+URLs through the app. FUZZ_SECONDS sets each run's length (default 60, as in CI);
 a longer run is `python tests/fuzz/fuzz_images.py NEW_CORPUS tests/fuzz/corpus/images
 -max_total_time=3600`. Any crash found becomes a regression input under tests/fuzz/."""
 
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 FUZZ = Path(__file__).resolve().parent / "fuzz"
-SECONDS = int(os.environ.get("GIGATILE_FUZZ_SECONDS", "60"))
+SECONDS = int(os.environ.get("FUZZ_SECONDS", "60"))
 
 
 @pytest.mark.parametrize("harness,corpus", [("fuzz_images.py", "images"), ("fuzz_urls.py", "urls")])

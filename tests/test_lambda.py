@@ -16,10 +16,10 @@ from infra.events import api_gateway_event as event
 
 @pytest.fixture
 def handler(configure):
-    configure()
-    from gigatile.handler import handler
+    app = configure().app
+    from gigatile.handler import make_handler
 
-    return handler
+    return make_handler(app)
 
 
 @pytest.fixture

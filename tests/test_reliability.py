@@ -10,9 +10,6 @@ from infra.reliability import Stack, simulate, soak
 
 @pytest.fixture
 def stack(tmp_path_factory, monkeypatch):
-    from gigatile.config import get_settings
-    from gigatile.service import get_tiler
-
     for key in (
         "AWS_ENDPOINT_URL_S3",
         "GIGATILE_SOURCE",
@@ -22,12 +19,8 @@ def stack(tmp_path_factory, monkeypatch):
     ):
         monkeypatch.setenv(key, "")  # Stack sets them; monkeypatch puts the old values back
     stack = Stack(tmp_path_factory.mktemp("reliability"), jitter_ms=4)
-    get_settings.cache_clear()
-    get_tiler.cache_clear()
     yield stack
     stack.close()
-    get_settings.cache_clear()
-    get_tiler.cache_clear()
 
 
 def test_sixteen_clients_get_exactly_the_serial_bytes(stack):

@@ -76,9 +76,6 @@ def test_iiif_path_token_stays_in_the_info_id(configure):
 def test_off_by_default_and_cli_mints_tokens(client, monkeypatch, capsys):
     assert client.get(f"{TILE}?path=pyr.tif&level=5&x=1&y=1").status_code == 200
     monkeypatch.setenv("GIGATILE_SIGNING_KEYS", NEW)
-    from gigatile.config import get_settings
-
-    get_settings.cache_clear()
     cli(["token", "nested/", "--ttl", "60"])
     token = capsys.readouterr().out.strip()
     verify((NEW,), token, "nested/dir photo.jpg")

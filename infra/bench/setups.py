@@ -50,9 +50,10 @@ class GigatileHttp:
 
         import uvicorn
 
-        from gigatile.app import app
+        from gigatile.app import create_app
         from infra.local_stack import free_port
 
+        app = create_app()
         port = free_port()
         server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
         threading.Thread(target=server.run, daemon=True).start()
@@ -80,7 +81,7 @@ class GigatileNaive(GigatileHandler):
 
     def tile(self, level: int, x: int, y: int) -> bytes:
         if self.handler is None:
-            from gigatile.service import get_tiler
+            from gigatile import handler
             from gigatile.sources.reader import ObjectReader
 
             class NaiveReader(ObjectReader):
@@ -89,7 +90,7 @@ class GigatileNaive(GigatileHandler):
                     end = min(offset + length, version.size)
                     return self._get(offset, end - 1, version.etag)[0] if offset < end else b""
 
-            tiler = get_tiler()
+            tiler = handler.app.state.tiler  # the tiler the Lambda handler serves with
             readers = {}
 
             def reader(image_id):

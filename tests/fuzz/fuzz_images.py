@@ -26,8 +26,8 @@ with atheris.instrument_imports(include=["gigatile"]):
     from gigatile.imaging.render import render
     from gigatile.imaging.source_image import SourceImage
     from gigatile.imaging.thumbnail import Box, thumbnail_plan
+    from gigatile.lru import LRU
     from gigatile.sources.base import ObjectVersion, Store
-    from gigatile.sources.blocks import ByteLRU
     from gigatile.sources.reader import ObjectReader
 
 
@@ -49,7 +49,7 @@ class MemoryStore(Store):
 
 
 STORE = MemoryStore()
-BLOCKS = ByteLRU(16 * 2**20)
+BLOCKS = LRU(16 * 2**20, sizeof=len)
 IMAGES = OpenImages(64 * 2**20)
 
 

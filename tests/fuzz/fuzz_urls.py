@@ -22,9 +22,9 @@ os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
 with atheris.instrument_imports(include=["gigatile"]):
     from fastapi.testclient import TestClient
 
-    from gigatile.app import app
+    from gigatile.app import create_app
 
-CLIENT = TestClient(app, raise_server_exceptions=True)
+CLIENT = TestClient(create_app(), raise_server_exceptions=True)
 PREFIXES = [
     "/api/v1/image/tile?",
     "/api/v1/image/meta?",

@@ -13,29 +13,32 @@ import sys
 def serve(host: str, port: int, log_level: str = "info") -> None:
     import uvicorn
 
-    from .config import ConfigError, get_settings
+    from .app import create_app
 
-    try:
-        settings = get_settings()
-    except ConfigError as exc:
-        sys.exit(f"gigatile: {exc}")
+    settings = _settings()
+    app = create_app(settings)
     print(f"gigatile: serving {settings.source.describe()} on http://{host}:{port}", flush=True)
-    uvicorn.run("gigatile.app:app", host=host, port=port, log_level=log_level)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
 
 
 def token(scope: str, ttl: int) -> None:
     import time
 
-    from .config import ConfigError, get_settings
     from .http.signing import sign
 
-    try:
-        keys = get_settings().signing_keys
-    except ConfigError as exc:
-        sys.exit(f"gigatile: {exc}")
+    keys = _settings().signing_keys
     if not keys:
         sys.exit("gigatile: set GIGATILE_SIGNING_KEYS (comma-separated, the first one signs)")
     print(sign(keys[0], scope, int(time.time()) + ttl))
+
+
+def _settings():
+    from .config import ConfigError, Settings
+
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        sys.exit(f"gigatile: {exc}")
 
 
 def _split_s3(url: str) -> tuple[str, str] | None:
@@ -56,13 +59,12 @@ def pyramid(src: str, dst: str, quality: int, compression: str, tile_size: int) 
     pyvips = vips()
     s3_src, s3_dst = _split_s3(src), _split_s3(dst)
     if s3_src:
-        from .config import get_settings
-        from .sources.blocks import ByteLRU
+        from .lru import LRU
         from .sources.reader import ObjectReader
         from .sources.vips_source import RangeSource
 
-        settings = get_settings()
-        reader = ObjectReader(S3Store(s3_src[0], ""), s3_src[1], ByteLRU(64 * 2**20), settings.block_size, 0)
+        block_size = _settings().block_size
+        reader = ObjectReader(S3Store(s3_src[0], ""), s3_src[1], LRU(64 * 2**20, sizeof=len), block_size, 0)
         source = RangeSource(reader)  # kept alive while libvips reads it
         image = pyvips.Image.new_from_source(source.source, "", access="sequential", fail_on="truncated")
     else:

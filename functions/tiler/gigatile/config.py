@@ -1,9 +1,10 @@
-"""Settings read from the environment once, validated, and reused."""
+"""Settings: read from the environment once at start (`Settings.from_env`), validated, and
+then handed to what needs them (the app keeps them; FastAPI dependencies pass them on)."""
 
 from __future__ import annotations
 
-import functools
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,8 +13,21 @@ class ConfigError(ValueError):
     """A setting in the environment is missing or malformed."""
 
 
-def env_int(name: str, default: int, lo: int, hi: int) -> int:
-    raw = os.environ.get(name)
+TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def env_bool(name: str, default: bool, environ: Mapping[str, str] = os.environ) -> bool:
+    """The one boolean rule: 1/true/yes/on or 0/false/no/off, any case; empty = default."""
+    raw = environ.get(name, "").strip().lower()
+    if not raw:
+        return default
+    if raw in TRUE or raw in FALSE:
+        return raw in TRUE
+    raise ConfigError(f"{name} must be one of {'/'.join(TRUE)} or {'/'.join(FALSE)}, got {raw!r}")
+
+
+def env_int(name: str, default: int, lo: int, hi: int, environ: Mapping[str, str] = os.environ) -> int:
+    raw = environ.get(name)
     if raw is None or raw == "":
         return default
     try:
@@ -100,6 +114,21 @@ class Settings:
     convert_quality: int
     # Signed access: HMAC keys (the first signs, all verify); empty: open access.
     signing_keys: tuple[str, ...]
+    # libvips worker threads per render (renders are already parallel across requests).
+    vips_concurrency: int
+    # Lambda: create pyvips and the boto3 client during the init phase, not on the first request.
+    warm_on_init: bool
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read and validate every GIGATILE_* setting; an unknown or malformed one is a
+        ConfigError naming it (a typo must fail at start, not be silently ignored)."""
+        env = os.environ if environ is None else environ
+        known = {f"GIGATILE_{name.upper()}" for name in ENV_NAMES}
+        unknown = sorted(k for k in env if k.startswith("GIGATILE_") and k not in known)
+        if unknown:
+            raise ConfigError(f"unknown setting {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+        return _read(env)
 
 
 def _signing_keys(raw: str) -> tuple[str, ...]:
@@ -114,38 +143,55 @@ def _default_source() -> str:
     return str(Path.cwd() / ".cache" / "demo")
 
 
-@functools.cache
-def get_settings() -> Settings:
-    """Read and validate the environment once per process (warm invocations reuse it)."""
+# Each variable's name without the GIGATILE_ prefix (where it differs from the field's).
+ENV_NAMES = (
+    "source", "cors_origin", "origin_secret", "max_age", "s_maxage", "meta_max_age", "version_ttl",
+    "block_size", "open_read_kb", "block_cache_mb", "image_cache_mb", "max_decode_pixels",
+    "max_image_pixels", "max_renders", "deadline_ms", "dz_tile_size", "dz_overlap", "max_output_side",
+    "max_output_pixels", "max_response_bytes", "public_url", "passthrough", "pyramid_prefix", "converter",
+    "convert_on_demand", "convert_min_pixels", "convert_quality", "signing_keys", "vips_concurrency",
+    "warm_on_init",
+)  # fmt: skip
+
+
+def _read(env: Mapping[str, str]) -> Settings:
     cpus = os.cpu_count() or 1
-    source = os.environ.get("GIGATILE_SOURCE") or _default_source()
+
+    def integer(name: str, default: int, lo: int, hi: int) -> int:
+        return env_int(f"GIGATILE_{name}", default, lo, hi, env)
+
+    def flag(name: str, default: bool) -> bool:
+        return env_bool(f"GIGATILE_{name}", default, env)
+
     return Settings(
-        source=Source.parse(source),
-        cors_origin=os.environ.get("GIGATILE_CORS_ORIGIN", "*"),
-        origin_secret=os.environ.get("GIGATILE_ORIGIN_SECRET", ""),
-        max_age=env_int("GIGATILE_MAX_AGE", 86400, 0, 31536000),
-        s_maxage=env_int("GIGATILE_S_MAXAGE", 86400, 0, 31536000),
-        meta_max_age=env_int("GIGATILE_META_MAX_AGE", 300, 0, 31536000),
-        version_ttl=env_int("GIGATILE_VERSION_TTL", 300, 0, 86400),
-        block_size=env_int("GIGATILE_BLOCK_SIZE", 256 * 1024, 4096, 16 * 1024 * 1024),
-        open_read_bytes=env_int("GIGATILE_OPEN_READ_KB", 512, 4, 65536) * 1024,
-        block_cache_bytes=env_int("GIGATILE_BLOCK_CACHE_MB", 64, 1, 4096) * 1024 * 1024,
-        open_image_cache_bytes=env_int("GIGATILE_IMAGE_CACHE_MB", 128, 1, 8192) * 1024 * 1024,
-        max_decode_pixels=env_int("GIGATILE_MAX_DECODE_PIXELS", 64_000_000, 1, 10**12),
-        max_image_pixels=env_int("GIGATILE_MAX_IMAGE_PIXELS", 20_000_000_000, 1, 10**13),
-        max_renders=env_int("GIGATILE_MAX_RENDERS", cpus, 1, 256),
-        deadline_ms=env_int("GIGATILE_DEADLINE_MS", 8000, 10, 900_000),
-        dz_tile_size=env_int("GIGATILE_DZ_TILE_SIZE", 256, 64, 1024),
-        dz_overlap=env_int("GIGATILE_DZ_OVERLAP", 0, 0, 2),
-        max_output_side=env_int("GIGATILE_MAX_OUTPUT_SIDE", 10000, 64, 65535),
-        max_output_pixels=env_int("GIGATILE_MAX_OUTPUT_PIXELS", 16_000_000, 4096, 10**9),
-        max_response_bytes=env_int("GIGATILE_MAX_RESPONSE_BYTES", 4_400_000, 65536, 10**9),
-        public_url=os.environ.get("GIGATILE_PUBLIC_URL", "").rstrip("/"),
-        passthrough=env_int("GIGATILE_PASSTHROUGH", 1, 0, 1) == 1,
-        pyramid_prefix=os.environ.get("GIGATILE_PYRAMID_PREFIX", "_pyramids/"),
-        converter=env_int("GIGATILE_CONVERTER", 0, 0, 1) == 1 or bool(os.environ.get("GIGATILE_CONVERT_ON_DEMAND")),
-        convert_on_demand=os.environ.get("GIGATILE_CONVERT_ON_DEMAND", ""),
-        convert_min_pixels=env_int("GIGATILE_CONVERT_MIN_PIXELS", 16_000_000, 0, 10**13),
-        convert_quality=env_int("GIGATILE_CONVERT_QUALITY", 85, 1, 100),
-        signing_keys=_signing_keys(os.environ.get("GIGATILE_SIGNING_KEYS", "")),
+        source=Source.parse(env.get("GIGATILE_SOURCE") or _default_source()),
+        cors_origin=env.get("GIGATILE_CORS_ORIGIN", "*"),
+        origin_secret=env.get("GIGATILE_ORIGIN_SECRET", ""),
+        max_age=integer("MAX_AGE", 86400, 0, 31536000),
+        s_maxage=integer("S_MAXAGE", 86400, 0, 31536000),
+        meta_max_age=integer("META_MAX_AGE", 300, 0, 31536000),
+        version_ttl=integer("VERSION_TTL", 300, 0, 86400),
+        block_size=integer("BLOCK_SIZE", 256 * 1024, 4096, 16 * 1024 * 1024),
+        open_read_bytes=integer("OPEN_READ_KB", 512, 4, 65536) * 1024,
+        block_cache_bytes=integer("BLOCK_CACHE_MB", 64, 1, 4096) * 1024 * 1024,
+        open_image_cache_bytes=integer("IMAGE_CACHE_MB", 128, 1, 8192) * 1024 * 1024,
+        max_decode_pixels=integer("MAX_DECODE_PIXELS", 64_000_000, 1, 10**12),
+        max_image_pixels=integer("MAX_IMAGE_PIXELS", 20_000_000_000, 1, 10**13),
+        max_renders=integer("MAX_RENDERS", cpus, 1, 256),
+        deadline_ms=integer("DEADLINE_MS", 8000, 10, 900_000),
+        dz_tile_size=integer("DZ_TILE_SIZE", 256, 64, 1024),
+        dz_overlap=integer("DZ_OVERLAP", 0, 0, 2),
+        max_output_side=integer("MAX_OUTPUT_SIDE", 10000, 64, 65535),
+        max_output_pixels=integer("MAX_OUTPUT_PIXELS", 16_000_000, 4096, 10**9),
+        max_response_bytes=integer("MAX_RESPONSE_BYTES", 4_400_000, 65536, 10**9),
+        public_url=env.get("GIGATILE_PUBLIC_URL", "").rstrip("/"),
+        passthrough=flag("PASSTHROUGH", True),
+        pyramid_prefix=env.get("GIGATILE_PYRAMID_PREFIX", "_pyramids/"),
+        converter=flag("CONVERTER", False) or bool(env.get("GIGATILE_CONVERT_ON_DEMAND")),
+        convert_on_demand=env.get("GIGATILE_CONVERT_ON_DEMAND", ""),
+        convert_min_pixels=integer("CONVERT_MIN_PIXELS", 16_000_000, 0, 10**13),
+        convert_quality=integer("CONVERT_QUALITY", 85, 1, 100),
+        signing_keys=_signing_keys(env.get("GIGATILE_SIGNING_KEYS", "")),
+        vips_concurrency=integer("VIPS_CONCURRENCY", 1, 1, 64),
+        warm_on_init=flag("WARM_ON_INIT", False),
     )

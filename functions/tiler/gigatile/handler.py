@@ -1,33 +1,40 @@
 """The Lambda entry point: Mangum over the same FastAPI app, with Powertools around it.
 
-Module scope runs once per execution environment; the app's expensive parts (pyvips,
-boto3 client, caches) are created on the first request that needs them and then reused,
-or here during init when GIGATILE_WARM_ON_INIT is true (or by a SnapStart
-before-snapshot hook calling gigatile.service.warm_up).
+Module scope runs once per execution environment: the settings are read and checked here
+(a malformed or unknown GIGATILE_* variable fails the init with its name); the app's
+expensive parts (pyvips, boto3 client, caches) are created on the first request that
+needs them and then reused, or here during init when GIGATILE_WARM_ON_INIT is on (or by a
+SnapStart before-snapshot hook calling gigatile.service.warm_up).
 """
 
 from __future__ import annotations
 
-import os
 import warnings
 
+from fastapi import FastAPI
 from mangum import Mangum
 
-from .app import app
+from .app import create_app
 from .observability import logger, metrics, tracer
 from .service import warm_up
 
-_asgi = Mangum(app, lifespan="off")
 # Requests that render nothing (metadata, errors, 304s) publish no metrics; that is expected.
 warnings.filterwarnings("ignore", message="No application metrics to publish")
-if os.environ.get("GIGATILE_WARM_ON_INIT", "").lower() in ("1", "true"):
-    warm_up()
 
 
-@logger.inject_lambda_context(clear_state=True)
-@metrics.log_metrics
-def _handle(event, context):
-    return _asgi(event, context)
+def make_handler(app: FastAPI):
+    """The Lambda handler serving `app`."""
+    asgi = Mangum(app, lifespan="off")
+
+    @logger.inject_lambda_context(clear_state=True)
+    @metrics.log_metrics
+    def handle(event, context):
+        return asgi(event, context)
+
+    return tracer.capture_lambda_handler(handle, capture_response=False) if tracer else handle
 
 
-handler = tracer.capture_lambda_handler(_handle, capture_response=False) if tracer else _handle
+app = create_app()
+if app.state.tiler.settings.warm_on_init:
+    warm_up(app.state.tiler)
+handler = make_handler(app)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import ctypes
 import itertools
+from collections.abc import Callable
 
 EVERY = 100
 
+_trim: Callable[[int], int] | None
 try:
     _trim = ctypes.CDLL("libc.so.6").malloc_trim
 except (OSError, AttributeError):

@@ -13,6 +13,8 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
+from .config import env_bool
+
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "gigatile")
 
 logger = Logger(service=SERVICE)
@@ -22,7 +24,7 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "giga
 def _tracing_wanted() -> bool:
     # Powertools imports the X-Ray SDK (and patches botocore) even when tracing is
     # disabled: about 0.3 s of cold start. Build no Tracer at all when it is off.
-    return os.environ.get("POWERTOOLS_TRACE_DISABLED", "").lower() not in ("1", "true")
+    return not env_bool("POWERTOOLS_TRACE_DISABLED", False)
 
 
 tracer = Tracer(service=SERVICE) if _tracing_wanted() else None

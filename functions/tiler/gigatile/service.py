@@ -6,16 +6,14 @@ and its boto3 client, the block cache, open images and source headers.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from . import __version__, memory
-from .config import Settings, get_settings
+from .config import Settings
 from .conversion.policy import PyramidPolicy, Served
 from .errors import DeadlineExceeded, SourceChanged, TooLarge
 from .imaging.encode import DEFAULT_QUALITY, MEDIA_TYPES, encode
@@ -25,10 +23,11 @@ from .imaging.passthrough import stored_tile
 from .imaging.plan import Plan
 from .imaging.render import render
 from .imaging.source_image import SourceImage
+from .lru import LRU
 from .sources.base import ObjectVersion, Store
-from .sources.blocks import ByteLRU
 from .sources.ids import validate_image_id
 from .sources.reader import ObjectReader, ReadStats
+from .vips import configure as vips_configure
 
 # Bump when rendering changes, so tile ETags change with it.
 RENDER_VERSION = "3"
@@ -52,38 +51,20 @@ def make_store(settings: Settings) -> Store:
         return S3Store(settings.source.bucket, settings.source.prefix, max_connections=4 * settings.max_renders + 4)
     from .sources.local import LocalStore
 
+    assert settings.source.folder is not None  # Source.parse sets it for every local source
     return LocalStore(settings.source.folder)
-
-
-class _SmallLRU(OrderedDict):
-    """Count-bounded map for small per-key objects (readers, source headers)."""
-
-    def __init__(self, limit: int):
-        super().__init__()
-        self.limit = limit
-        self.lock = threading.Lock()
-
-    def get_or_make(self, key, make):
-        with self.lock:
-            if key in self:
-                self.move_to_end(key)
-                return self[key]
-        value = make()
-        with self.lock:
-            value = self.setdefault(key, value)
-            while len(self) > self.limit:
-                self.popitem(last=False)
-        return value
 
 
 class Tiler:
     def __init__(self, settings: Settings):
         self.settings = settings
+        vips_configure(settings.vips_concurrency)
         self.store = make_store(settings)
-        self.blocks = ByteLRU(settings.block_cache_bytes)
+        # Blocks and spans of source bytes, shared by every open image, bounded in bytes.
+        self.blocks: LRU[bytes] = LRU(settings.block_cache_bytes, sizeof=len)
         self.images = OpenImages(settings.open_image_cache_bytes)
-        self._readers = _SmallLRU(4096)
-        self._sources = _SmallLRU(256)
+        self._readers: LRU[ObjectReader] = LRU(4096)
+        self._sources: LRU[Served] = LRU(256)
         # Bounds simultaneous renders (each may use a core and a few tiles of memory).
         self._renders = threading.BoundedSemaphore(settings.max_renders)
         self.pyramids = PyramidPolicy(settings)
@@ -113,8 +94,7 @@ class Tiler:
 
     def _forget(self, served: Served) -> None:
         src = served.source
-        with self._sources.lock:
-            self._sources.pop((src.reader.key, src.version.etag, src.page), None)
+        self._sources.pop((src.reader.key, src.version.etag, src.page))
 
     def _open(self, reader: ObjectReader, page: int) -> Served:
         src = self._source_image(reader, page)
@@ -206,7 +186,8 @@ class Tiler:
             if body is not None:
                 elapsed = (time.perf_counter() - start) * 1000
                 stats = src.reader.snapshot().since(before)
-                return Tile(body, MEDIA_TYPES[fmt], *plan.out, stats, elapsed, passthrough=True)
+                width, height = plan.out
+                return Tile(body, MEDIA_TYPES[fmt], width, height, stats, elapsed, passthrough=True)
         with self._renders:
             if time.monotonic() > deadline:  # waiting for a render slot
                 raise DeadlineExceeded("the request's time budget ran out before rendering")
@@ -240,15 +221,10 @@ def tile_etag(version: ObjectVersion, *params) -> str:
     return '"' + hashlib.sha256(text.encode()).hexdigest()[:32] + '"'
 
 
-@functools.cache
-def get_tiler() -> Tiler:
-    return Tiler(get_settings())
-
-
-def warm_up() -> None:
+def warm_up(tiler: Tiler) -> None:
     """Create now what the first request would: pyvips and libvips, the store and its boto3
     client. For Lambda's init phase or SnapStart's before-snapshot hook."""
     from .vips import vips
 
     vips()
-    get_tiler().store.warm()
+    tiler.store.warm()

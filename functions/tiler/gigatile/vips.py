@@ -10,8 +10,6 @@ from __future__ import annotations
 import functools
 import os
 
-from .config import env_int
-
 # Loaders gigatile serves. Everything else (svg, pdf, magick, vips, matrix, …) stays blocked.
 ALLOWED_LOADERS = (
     "VipsForeignLoadJpeg",
@@ -23,10 +21,19 @@ ALLOWED_LOADERS = (
 )
 
 
+_concurrency = 1  # one libvips worker per render: renders are already parallel across requests
+
+
+def configure(concurrency: int) -> None:
+    """libvips worker threads per render (Settings.vips_concurrency); takes effect if set
+    before the first vips() call."""
+    global _concurrency
+    _concurrency = concurrency
+
+
 @functools.cache
 def vips():
-    # One libvips worker per render: renders are already parallel across requests.
-    os.environ.setdefault("VIPS_CONCURRENCY", str(env_int("GIGATILE_VIPS_CONCURRENCY", 1, 1, 64)))
+    os.environ.setdefault("VIPS_CONCURRENCY", str(_concurrency))
     os.environ.setdefault("VIPS_BLOCK_UNTRUSTED", "1")
     import pyvips
 

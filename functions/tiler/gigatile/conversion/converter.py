@@ -18,10 +18,10 @@ import time
 from pathlib import Path
 from urllib.parse import unquote_plus
 
-from ..config import get_settings
+from ..config import Settings
 from ..errors import GigatileError
+from ..lru import LRU
 from ..observability import logger
-from ..sources.blocks import ByteLRU
 from ..sources.reader import ObjectReader
 from ..sources.s3 import S3Store
 from ..sources.vips_source import RangeSource
@@ -46,11 +46,13 @@ def records(event: dict) -> list[tuple[str, str]]:
 
 @logger.inject_lambda_context(clear_state=True)
 def handler(event: dict, context) -> dict:
-    return {"results": [convert_object(bucket, key) for bucket, key in records(event)]}
+    # Read per event: microseconds beside a conversion, and a malformed setting fails the
+    # event (Lambda retries, then the dead-letter queue) with its name.
+    settings = Settings.from_env()
+    return {"results": [convert_object(settings, bucket, key) for bucket, key in records(event)]}
 
 
-def convert_object(bucket: str, key: str) -> dict:
-    settings = get_settings()
+def convert_object(settings: Settings, bucket: str, key: str) -> dict:
     source, prefix = settings.source, settings.pyramid_prefix
     result = {"bucket": bucket, "key": key}
     if not prefix or key.startswith(prefix):
@@ -61,7 +63,7 @@ def convert_object(bucket: str, key: str) -> dict:
         return result | {"status": "skipped", "reason": "not an image suffix"}
 
     store = S3Store(bucket, "")
-    reader = ObjectReader(store, key, ByteLRU(64 * 2**20), settings.block_size, 0, settings.open_read_bytes)
+    reader = ObjectReader(store, key, LRU(64 * 2**20, sizeof=len), settings.block_size, 0, settings.open_read_bytes)
     version = reader.version()
     target = derived_key(prefix, key, version.etag)
     result |= {"target": target, "etag": version.etag}

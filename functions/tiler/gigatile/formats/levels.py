@@ -19,11 +19,14 @@ from typing import Any
 
 from .tiff import TiffFile
 
+# libvips load options as (name, value) pairs, e.g. (("subifd", 0),) or (("shrink", 4),).
+LoadOptions = tuple[tuple[str, float], ...]
+
 
 @dataclass(frozen=True)
 class Level:
     downsample: int  # nominal: 2 ** index
-    options: tuple  # load options, e.g. (("subifd", 0),) or (("shrink", 4),)
+    options: LoadOptions
 
 
 @dataclass(frozen=True)
@@ -34,7 +37,7 @@ class Structure:
     levels: tuple[Level, ...]
 
 
-def _page_option(page: int) -> tuple:
+def _page_option(page: int) -> LoadOptions:
     return (("page", page),) if page else ()
 
 

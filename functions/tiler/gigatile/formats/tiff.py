@@ -113,17 +113,18 @@ class TiffFile:
             raise TiffError(f"{len(offsets)} SubIFDs in one page")
         return offsets
 
-    def ifd_for(self, options: dict) -> Ifd:
+    def ifd_for(self, options: dict[str, float]) -> Ifd:
         """The IFD libvips reads with these load options (page and/or subifd)."""
-        page = options.get("page", 0)
+        page = int(options.get("page", 0))
         if not 0 <= page < len(self.pages):
             raise TiffError("no such page")
         if "subifd" not in options:
             return self.pages[page]
         offsets = self.subifd_offsets(page)
-        if not 0 <= options["subifd"] < len(offsets):
+        index = int(options["subifd"])
+        if not 0 <= index < len(offsets):
             raise TiffError("no such SubIFD")
-        return self.ifd(offsets[options["subifd"]])
+        return self.ifd(offsets[index])
 
     def tiled_level(self, ifd: Ifd) -> TiledLevel:
         """The tile offsets, byte counts and JPEG tables of a tiled IFD (read once, then kept)."""
@@ -211,5 +212,5 @@ class TiffFile:
             raise TiffError("offset past the end of the file")
         return self.reader.read(offset, length)
 
-    def _unpack(self, code: str, offset: int) -> tuple:
+    def _unpack(self, code: str, offset: int) -> tuple[int, ...]:
         return struct.unpack(self.order + code, self._bytes(offset, struct.calcsize(code)))

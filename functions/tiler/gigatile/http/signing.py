@@ -17,7 +17,7 @@ import time
 
 from fastapi import Request
 
-from ..config import get_settings
+from ..config import Settings
 from ..errors import AccessDenied
 from ..sources.ids import validate_image_id
 
@@ -64,10 +64,10 @@ def verify(keys: tuple[str, ...], token: str | None, image_id: str, now: float |
         raise AccessDenied("the token has expired")
 
 
-def require_access(request: Request, image_id: str, token: str | None = None) -> None:
+def require_access(settings: Settings, request: Request, image_id: str, token: str | None = None) -> None:
     """With signing keys configured, the request's token (path or `token` query key) must
     cover this image id; without keys, access is open."""
-    keys = get_settings().signing_keys
+    keys = settings.signing_keys
     if keys:
         verify(keys, token or request.query_params.get("token"), validate_image_id(image_id))
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import DeadlineExceeded, GigatileError, UnsupportedImage
+from ..lru import LRU
 from ..sources.reader import ObjectReader
 from ..sources.vips_source import RangeSource
 from ..vips import vips
@@ -53,19 +52,17 @@ def _cost(image, random_access: bool) -> int:
 
 
 class OpenImages:
+    """Open images by (store, key, version, load options), bounded by their estimated cost.
+    One over the whole budget is still kept, alone, so that the next tile reuses it."""
+
     def __init__(self, max_bytes: int):
-        self.max_bytes = max_bytes
-        self._items: OrderedDict[tuple, Opened] = OrderedDict()
-        self._bytes = 0
-        self._lock = threading.Lock()
+        self._cache: LRU[Opened] = LRU(max_bytes, sizeof=lambda opened: min(opened.cost, max_bytes))
 
     def open(self, reader: ObjectReader, etag: str, options: dict) -> Opened:
         key = (reader.store.name, reader.key, etag, tuple(sorted(options.items())))
-        with self._lock:
-            hit = self._items.get(key)
-            if hit is not None:
-                self._items.move_to_end(key)
-                return hit
+        return self._cache.get_or_make(key, lambda: self._open(reader, options))
+
+    def _open(self, reader: ObjectReader, options: dict) -> Opened:
         source = RangeSource(reader)
         if source.size == 0:
             raise UnsupportedImage("the object is empty")
@@ -73,32 +70,18 @@ class OpenImages:
             image = vips().Image.new_from_source(source.source, "", access="random", fail_on="error", **options)
         random_access = image.get("vips-loader").startswith("tiffload")
         source.exact_reads = random_access
-        opened = Opened(image, source, _cost(image, random_access), random_access)
-        self._put(key, opened)
-        return opened
-
-    def _put(self, key: tuple, opened: Opened) -> None:
-        with self._lock:
-            if key in self._items:
-                return
-            self._items[key] = opened
-            self._bytes += opened.cost
-            # Keep at least the newest image even when it alone is over budget.
-            while self._bytes > self.max_bytes and len(self._items) > 1:
-                _, evicted = self._items.popitem(last=False)
-                self._bytes -= evicted.cost
+        return Opened(image, source, _cost(image, random_access), random_access)
 
     def discard(self, opened: Opened) -> None:
         """Drop an image whose read failed: libvips may have marked it unusable."""
-        with self._lock:
-            for key, value in list(self._items.items()):
-                if value is opened:
-                    del self._items[key]
-                    self._bytes -= value.cost
+        self._cache.discard(opened)
 
     @property
     def size(self) -> int:
-        return self._bytes
+        return self._cache.size
+
+    def __len__(self) -> int:
+        return len(self._cache)
 
 
 def run_guarded(opened: Opened, cache: OpenImages, image, fn, deadline: float):

@@ -13,13 +13,14 @@ import heapq
 import itertools
 import threading
 import time
+from typing import Any
 
 
 class Watchdog:
-    def __init__(self):
+    def __init__(self) -> None:
         self._cond = threading.Condition()
         self._heap: list[tuple[float, int]] = []
-        self._images: dict[int, object] = {}
+        self._images: dict[int, Any] = {}  # pyvips.Image
         self._ids = itertools.count()
         self._thread: threading.Thread | None = None
 

@@ -13,19 +13,18 @@ import re
 from typing import Annotated
 from xml.sax.saxutils import quoteattr
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Request
 
-from ..config import get_settings
 from ..errors import InvalidParameter
-from ..http.caching import cache_headers, not_modified, not_modified_response
 from ..http.negotiation import output_format
 from ..http.offload import offload
+from ..http.responses import Body, Cache, respond, tile_size_headers
 from ..http.signing import require_access
 from ..imaging.encode import normalize_format
 from ..imaging.geometry import DeepZoomGrid
 from ..observability import record_tile
-from ..service import get_tiler, tile_etag
-from .params import Format, Page, Quality, TileSize
+from ..service import tile_etag
+from .params import Format, Page, Quality, TilerDep, TileSize
 
 router = APIRouter(prefix="/dzi", tags=["deepzoom"])
 
@@ -46,6 +45,7 @@ def descriptor(width: int, height: int, tile_size: int, overlap: int, fmt: str) 
 @offload
 def deepzoom(
     request: Request,
+    tiler: TilerDep,
     path: str,
     tile_size: TileSize | None = None,
     overlap: Overlap | None = None,
@@ -53,39 +53,38 @@ def deepzoom(
     quality: Quality = None,
     page: Page = 0,
 ):
-    settings, tiler = get_settings(), get_tiler()
+    settings = tiler.settings
     tile_size = settings.dz_tile_size if tile_size is None else tile_size
     overlap = settings.dz_overlap if overlap is None else overlap
     if path.endswith(".dzi"):
         image_id = path.removesuffix(".dzi")
-        require_access(request, image_id)
+        require_access(settings, request, image_id)
         fmt = normalize_format(format, allow_auto=True)  # "auto": tiles are .auto, chosen per request
         version = tiler.version(image_id)
         etag = tile_etag(version, "dzi", tile_size, overlap, fmt, page)
-        headers = cache_headers(settings, etag, version, pinned=False, max_age=settings.meta_max_age)
-        if not_modified(request, etag):
-            return not_modified_response(headers)
-        src = tiler.describe(image_id, page)
-        body = descriptor(src.width, src.height, tile_size, overlap, fmt)
-        return Response(body, media_type=DZI_TYPE, headers=headers)
+
+        def make_descriptor() -> Body:
+            src = tiler.describe(image_id, page)
+            return Body(descriptor(src.width, src.height, tile_size, overlap, fmt).encode(), DZI_TYPE)
+
+        return respond(request, settings, Cache(etag, version, max_age=settings.meta_max_age), make_descriptor)
 
     match = TILE_PATH.match(path)
     if not match:
         raise InvalidParameter("DeepZoom paths are ID.dzi or ID_files/LEVEL/COL_ROW.FORMAT")
     image_id = match["id"]
-    require_access(request, image_id)
+    require_access(settings, request, image_id)
     fmt, negotiated = output_format(request, match["fmt"])
     level, col, row = int(match["level"]), int(match["col"]), int(match["row"])
     version = tiler.version(image_id)
     etag = tile_etag(version, "dz", level, col, row, tile_size, overlap, fmt, quality, page)
-    headers = cache_headers(settings, etag, version, pinned=False) | negotiated
-    if not_modified(request, etag):
-        return not_modified_response(headers)
 
     def grid(width: int, height: int) -> DeepZoomGrid:
         return DeepZoomGrid(width, height, tile_size, overlap)
 
-    result = tiler.tile(image_id, grid, level, col, row, fmt, quality, page)
-    record_tile(image_id, result, tile_level=level, x=col, y=row, page=page)
-    headers |= {"X-Tile-Width": str(result.width), "X-Tile-Height": str(result.height)}
-    return Response(result.body, media_type=result.media_type, headers=headers)
+    def make_tile() -> Body:
+        result = tiler.tile(image_id, grid, level, col, row, fmt, quality, page)
+        record_tile(image_id, result, tile_level=level, x=col, y=row, page=page)
+        return Body(result.body, result.media_type, tile_size_headers(result.width, result.height))
+
+    return respond(request, settings, Cache(etag, version), make_tile, negotiated)

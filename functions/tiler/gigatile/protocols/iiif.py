@@ -17,18 +17,19 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import RedirectResponse
 
-from ..config import Settings, get_settings
+from ..config import Settings
 from ..errors import InvalidParameter, TooLarge
-from ..http.caching import cache_headers, not_modified, not_modified_response
 from ..http.negotiation import output_format
 from ..http.offload import offload
+from ..http.responses import Body, Cache, respond
 from ..http.signing import require_access, split_path_token
 from ..imaging.plan import Plan
 from ..imaging.source_image import SourceImage
 from ..observability import record_tile
-from ..service import get_tiler, tile_etag
+from ..service import Tiler, tile_etag
+from .params import TilerDep
 
 router = APIRouter(prefix="/iiif/3", tags=["iiif"])
 
@@ -181,33 +182,34 @@ def info(src: SourceImage, service_id: str, limits: Limits) -> dict:
 
 @router.get("/{path:path}")
 @offload
-def iiif(request: Request, path: str):
-    settings, tiler = get_settings(), get_tiler()
+def iiif(request: Request, tiler: TilerDep, path: str):
+    settings = tiler.settings
     token, path = split_path_token(path) if settings.signing_keys else (None, path)
     page, path = split_page(path)
     if path.endswith("/info.json"):
-        return info_response(request, path.removesuffix("/info.json"), page, settings, token)
+        return info_response(request, tiler, path.removesuffix("/info.json"), page, token)
     m = REQUEST.match(path)
     if not m:
         # The bare service URI: the spec asks for a 303 to its info.json. (An id that itself
         # looks like ID/REGION/SIZE/ROTATION/QUALITY.FORMAT is read as an image request.)
-        require_access(request, path, token)
+        require_access(settings, request, path, token)
         tiler.version(path)  # 404 for an unknown image, 400 for a bad id
         service = service_uri(request, settings, path, page, token)
         return RedirectResponse(f"{service}/info.json", status_code=303, headers={"Cache-Control": "max-age=300"})
 
     image_id = m["id"]
-    require_access(request, image_id, token)
+    require_access(settings, request, image_id, token)
     fmt, negotiated = output_format(request, m["fmt"])
     plan = plan_for(m["region"], m["size"], m["rotation"], m["quality"], Limits.of(settings))
     version = tiler.version(image_id)
     etag = tile_etag(version, "iiif", m["region"], m["size"], m["rotation"], m["quality"], fmt, page)
-    headers = cache_headers(settings, etag, version, pinned=False) | {"Link": PROFILE_LINK} | negotiated
-    if not_modified(request, etag):
-        return not_modified_response(headers)
-    result = tiler.render(image_id, plan, fmt, None, page)
-    record_tile(image_id, result, region=m["region"], size=m["size"], page=page)
-    return Response(result.body, media_type=result.media_type, headers=headers)
+
+    def make() -> Body:
+        result = tiler.render(image_id, plan, fmt, None, page)
+        record_tile(image_id, result, region=m["region"], size=m["size"], page=page)
+        return Body(result.body, result.media_type)
+
+    return respond(request, settings, Cache(etag, version), make, {"Link": PROFILE_LINK} | negotiated)
 
 
 def split_page(path: str) -> tuple[int, str]:
@@ -223,16 +225,15 @@ def service_uri(request: Request, settings: Settings, image_id: str, page: int, 
     return f"{public_base(request, settings)}/iiif/3/{signed}{paged}{quote(image_id, safe='')}"
 
 
-def info_response(request: Request, image_id: str, page: int, settings: Settings, token: str | None) -> Response:
-    tiler = get_tiler()
-    require_access(request, image_id, token)
+def info_response(request: Request, tiler: Tiler, image_id: str, page: int, token: str | None) -> Response:
+    settings = tiler.settings
+    require_access(settings, request, image_id, token)
     version = tiler.version(image_id)
     service_id = service_uri(request, settings, image_id, page, token)
-    etag = tile_etag(version, "info", service_id)
-    headers = cache_headers(settings, etag, version, pinned=False, max_age=settings.meta_max_age)
-    headers |= {"Vary": "Accept", "Link": PROFILE_LINK}
-    if not_modified(request, etag):
-        return not_modified_response(headers)
-    body = info(tiler.describe(image_id, page), service_id, Limits.of(settings))
+    cache = Cache(tile_etag(version, "info", service_id), version, max_age=settings.meta_max_age)
     media = LD_JSON if "application/ld+json" in request.headers.get("accept", "") else "application/json"
-    return JSONResponse(body, headers=headers, media_type=media)
+
+    def make() -> Body:
+        return Body(info(tiler.describe(image_id, page), service_id, Limits.of(settings)), media)
+
+    return respond(request, settings, cache, make, {"Vary": "Accept", "Link": PROFILE_LINK})

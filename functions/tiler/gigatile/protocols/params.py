@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Query
+from fastapi import Depends, Query, Request
+
+from ..service import Tiler
 
 ImageId = Annotated[
     str, Query(alias="path", min_length=1, max_length=1024, description="image id (key under the prefix)")
@@ -13,3 +15,11 @@ TileSize = Annotated[int, Query(ge=64, le=1024)]
 Quality = Annotated[int | None, Query(ge=1, le=100, description="default 90, or a stored tile's own")]
 Page = Annotated[int, Query(ge=0, le=65535, description="frame of a GIF or animated WebP, page of a multi-page TIFF")]
 Format = Annotated[str, Query(max_length=8)]
+
+
+def _tiler(request: Request) -> Tiler:
+    return request.app.state.tiler
+
+
+# The app's one Tiler (and through it, its Settings): made by create_app, injected per request.
+TilerDep = Annotated[Tiler, Depends(_tiler)]

@@ -5,19 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Query, Request
 
-from ..config import get_settings
-from ..http.caching import cache_headers, not_modified, not_modified_response
 from ..http.negotiation import output_format
 from ..http.offload import offload
+from ..http.responses import Body, Cache, image_size_headers, respond, tile_size_headers
 from ..http.signing import require_access
 from ..imaging.geometry import TileGrid
 from ..imaging.thumbnail import Box, thumbnail_plan
 from ..observability import record_tile
-from ..service import get_tiler, tile_etag
-from .params import Format, ImageId, Page, Quality, TileSize
+from ..service import tile_etag
+from .params import Format, ImageId, Page, Quality, TilerDep, TileSize
 
 router = APIRouter(prefix="/api/v1/image", tags=["simple"])
 
@@ -27,21 +25,19 @@ Side = Annotated[int | None, Query(ge=1, le=65535, description="box side in pixe
 
 @router.get("/meta")
 @offload
-def meta(request: Request, image_id: ImageId, tile_size: TileSize = 256, page: Page = 0):
-    settings, tiler = get_settings(), get_tiler()
-    require_access(request, image_id)
+def meta(request: Request, tiler: TilerDep, image_id: ImageId, tile_size: TileSize = 256, page: Page = 0):
+    settings = tiler.settings
+    require_access(settings, request, image_id)
     version = tiler.version(image_id)
-    etag = tile_etag(version, "meta", tile_size, page)
-    headers = cache_headers(settings, etag, version, pinned=False, max_age=settings.meta_max_age)
-    if not_modified(request, etag):
-        return not_modified_response(headers)
-    return JSONResponse(tiler.meta(image_id, tile_size, page), headers=headers)
+    cache = Cache(tile_etag(version, "meta", tile_size, page), version, max_age=settings.meta_max_age)
+    return respond(request, settings, cache, lambda: Body(tiler.meta(image_id, tile_size, page), "application/json"))
 
 
 @router.get("/tile")
 @offload
 def tile(
     request: Request,
+    tiler: TilerDep,
     image_id: ImageId,
     level: Coordinate,
     x: Coordinate,
@@ -52,24 +48,25 @@ def tile(
     page: Page = 0,
     v: Annotated[str | None, Query(max_length=200, description="source version from meta")] = None,
 ):
-    settings, tiler = get_settings(), get_tiler()
-    require_access(request, image_id)
+    settings = tiler.settings
+    require_access(settings, request, image_id)
     fmt, negotiated = output_format(request, format)
     version = tiler.version(image_id)
     etag = tile_etag(version, "tile", level, x, y, tile_size, fmt, quality, page)
-    headers = cache_headers(settings, etag, version, pinned=v == version.etag) | negotiated
-    if not_modified(request, etag):
-        return not_modified_response(headers)
-    result = tiler.tile(image_id, lambda w, h: TileGrid(w, h, tile_size), level, x, y, fmt, quality, page)
-    record_tile(image_id, result, tile_level=level, x=x, y=y, page=page)
-    headers |= {"X-Tile-Width": str(result.width), "X-Tile-Height": str(result.height)}
-    return Response(result.body, media_type=result.media_type, headers=headers)
+
+    def make() -> Body:
+        result = tiler.tile(image_id, lambda w, h: TileGrid(w, h, tile_size), level, x, y, fmt, quality, page)
+        record_tile(image_id, result, tile_level=level, x=x, y=y, page=page)
+        return Body(result.body, result.media_type, tile_size_headers(result.width, result.height))
+
+    return respond(request, settings, Cache(etag, version, pinned=v == version.etag), make, negotiated)
 
 
 @router.get("/thumbnail")
 @offload
 def thumbnail(
     request: Request,
+    tiler: TilerDep,
     image_id: ImageId,
     width: Side = None,
     height: Side = None,
@@ -79,16 +76,16 @@ def thumbnail(
     page: Page = 0,
     icc: Annotated[Literal["srgb", "keep"], Query(description="convert to sRGB, or keep the profile")] = "srgb",
 ):
-    settings, tiler = get_settings(), get_tiler()
-    require_access(request, image_id)
+    settings = tiler.settings
+    require_access(settings, request, image_id)
     fmt, negotiated = output_format(request, format)
     plan = thumbnail_plan(Box(width, height, fit), icc, settings.max_output_side, settings.max_output_pixels)
     version = tiler.version(image_id)
     etag = tile_etag(version, "thumbnail", width, height, fit, fmt, quality, page, icc)
-    headers = cache_headers(settings, etag, version, pinned=False) | negotiated
-    if not_modified(request, etag):
-        return not_modified_response(headers)
-    result = tiler.render(image_id, plan, fmt, quality, page)
-    record_tile(image_id, result, thumbnail_width=width, thumbnail_height=height, fit=fit, page=page)
-    headers |= {"X-Image-Width": str(result.width), "X-Image-Height": str(result.height)}
-    return Response(result.body, media_type=result.media_type, headers=headers)
+
+    def make() -> Body:
+        result = tiler.render(image_id, plan, fmt, quality, page)
+        record_tile(image_id, result, thumbnail_width=width, thumbnail_height=height, fit=fit, page=page)
+        return Body(result.body, result.media_type, image_size_headers(result.width, result.height))
+
+    return respond(request, settings, Cache(etag, version), make, negotiated)

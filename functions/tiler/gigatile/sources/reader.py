@@ -3,7 +3,7 @@
 - The first GET fetches block 0 without a version: its Content-Range and ETag tell the
   object size and version (no HEAD). Every later GET is pinned to that ETag.
 - Small reads (libvips parses headers a few bytes at a time, JPEG reads 4 KiB) go through
-  aligned blocks kept in the shared ByteLRU; runs of sequential reads fetch growing
+  aligned blocks kept in the shared byte-bounded LRU; runs of sequential reads fetch growing
   windows of blocks.
 - Large reads, and every pixel read of a random-access (tiled TIFF) image, when not
   already covered by blocks, are fetched exactly in one GET and kept as spans, so a new
@@ -17,8 +17,8 @@ import time
 from dataclasses import dataclass
 
 from ..errors import SourceChanged
+from ..lru import LRU
 from .base import ObjectVersion, Store
-from .blocks import ByteLRU
 
 # Reads at least this long are fetched exactly instead of through blocks.
 EXACT_READ_MIN = 8 * 1024
@@ -43,7 +43,7 @@ class ObjectReader:
     """All byte access to one key of one store; thread-safe."""
 
     def __init__(
-        self, store: Store, key: str, cache: ByteLRU, block_size: int, version_ttl: float, open_bytes: int = 0
+        self, store: Store, key: str, cache: LRU[bytes], block_size: int, version_ttl: float, open_bytes: int = 0
     ):
         self.store = store
         self.key = key
@@ -92,14 +92,14 @@ class ObjectReader:
         bs = self.block_size
         first, last = offset // bs, (end - 1) // bs
         blocks = [self.cache.get(self._block_key(version, i)) for i in range(first, last + 1)]
-        if all(b is not None for b in blocks):
+        missing = next((i for i, b in enumerate(blocks) if b is None), None)
+        if missing is None:
             self._count_hit()
-            return b"".join(blocks)[offset - first * bs : end - first * bs]
+            return b"".join(b for b in blocks if b is not None)[offset - first * bs : end - first * bs]
         if exact or end - offset >= EXACT_READ_MIN:
             # Use the cached leading blocks, if any, and fetch the rest exactly.
-            cached = next(i for i, b in enumerate(blocks) if b is None)
-            start = max(offset, (first + cached) * bs)
-            head = b"".join(blocks[:cached])[offset - first * bs : start - first * bs]
+            start = max(offset, (first + missing) * bs)
+            head = b"".join(b for b in blocks[:missing] if b is not None)[offset - first * bs : start - first * bs]
             return head + self._read_exact(version, start, end)
         return self._read_blocks(version, offset, end, first, last, blocks)
 
