@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # The S3 server of the benchmark (npm registry); defined here, before the rules that need it.
 S3RVER := build/s3rver/node_modules/.bin/s3rver
 
-.PHONY: install demo test lint format measure bench cold-start clean sam-check sam-build vendor system-packages
+.PHONY: install demo test lint format bench cold-start clean sam-check sam-build vendor system-packages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -48,10 +48,6 @@ lint: install
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
-
-## make measure: GETs and bytes per tile, render time, peak RSS over 1,000 random tiles
-measure: install
-	$(PY) infra/measure.py
 
 ## make bench: gigatile vs a naive source, whole-object Pillow, rio-tiler on a COG and static
 ## dzsave tiles, at 0 and 20 ms per S3 request; writes docs/benchmarks.md, .json and .png

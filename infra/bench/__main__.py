@@ -4,6 +4,8 @@
 
     tiles        (the default; `make bench`) gigatile side by side with the alternatives,
                  over a local S3 server: writes docs/benchmarks.md, .json and .png
+    tile-costs   gigatile alone over moto's S3 server: S3 GETs and bytes per tile, render
+                 time, peak RSS over 1,000 random tiles of the demo sample
 
 Without a command, the options are those of `tiles`.
 """
@@ -16,6 +18,7 @@ import sys
 # command: (module, function taking the remaining arguments)
 COMMANDS = {
     "tiles": ("infra.bench.tiles", "main"),
+    "tile-costs": ("infra.bench.tile_costs", "main"),
 }
 DEFAULT = "tiles"
 
