@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # The S3 server of the benchmark (npm registry); defined here, before the rules that need it.
 S3RVER := build/s3rver/node_modules/.bin/s3rver
 
-.PHONY: install demo test lint format bench cold-start clean sam-check sam-build vendor system-packages
+.PHONY: install demo test lint format bench clean sam-check sam-build vendor system-packages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -86,7 +86,3 @@ sam-check: install $(SAMVENV)/.installed
 ARCH ?= arm64
 sam-build: $(SAMVENV)/.installed
 	ARCH=$(ARCH) $(SAM) build --parameter-overrides Architecture=$(ARCH)
-
-## make cold-start: import time and time to first tile of the packaged handler, fresh processes
-cold-start: install
-	$(PY) infra/cold_start.py

@@ -6,6 +6,8 @@
                  over a local S3 server: writes docs/benchmarks.md, .json and .png
     tile-costs   gigatile alone over moto's S3 server: S3 GETs and bytes per tile, render
                  time, peak RSS over 1,000 random tiles of the demo sample
+    cold-start   the packaged function and layer in fresh `python -S -E` processes: import
+                 time of the handler and time to the first tile
 
 Without a command, the options are those of `tiles`.
 """
@@ -19,6 +21,7 @@ import sys
 COMMANDS = {
     "tiles": ("infra.bench.tiles", "main"),
     "tile-costs": ("infra.bench.tile_costs", "main"),
+    "cold-start": ("infra.bench.cold_start", "main"),
 }
 DEFAULT = "tiles"
 
