@@ -8,6 +8,10 @@
                  time, peak RSS over 1,000 random tiles of the demo sample
     cold-start   the packaged function and layer in fresh `python -S -E` processes: import
                  time of the handler and time to the first tile
+    thumbnails   thumbnail quality (PSNR) and time against libvips' own thumbnail, and the
+                 S3 reads of a thumbnail of large sources
+    conversion   `gigatile pyramid` of a large baseline JPEG against plain libvips
+                 tiffsave: wall time and peak RSS
 
 Without a command, the options are those of `tiles`.
 """
@@ -22,6 +26,8 @@ COMMANDS = {
     "tiles": ("infra.bench.tiles", "main"),
     "tile-costs": ("infra.bench.tile_costs", "main"),
     "cold-start": ("infra.bench.cold_start", "main"),
+    "thumbnails": ("infra.bench.thumbnails", "main"),
+    "conversion": ("infra.bench.conversion", "main"),
 }
 DEFAULT = "tiles"
 
