@@ -12,6 +12,10 @@
                  S3 reads of a thumbnail of large sources
     conversion   `gigatile pyramid` of a large baseline JPEG against plain libvips
                  tiffsave: wall time and peak RSS
+    simulate     concurrent clients over uvicorn and a jittery S3: every body compared
+                 byte for byte with a serial reference
+    soak         many requests through the Lambda handler: RSS, caches, file descriptors
+                 and threads after a warm-up and at the end
 
 Without a command, the options are those of `tiles`.
 """
@@ -28,6 +32,8 @@ COMMANDS = {
     "cold-start": ("infra.bench.cold_start", "main"),
     "thumbnails": ("infra.bench.thumbnails", "main"),
     "conversion": ("infra.bench.conversion", "main"),
+    "simulate": ("infra.bench.reliability", "simulate_main"),
+    "soak": ("infra.bench.reliability", "soak_main"),
 }
 DEFAULT = "tiles"
 
