@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # The S3 server of the benchmark (npm registry); defined here, before the rules that need it.
 S3RVER := build/s3rver/node_modules/.bin/s3rver
 
-.PHONY: install demo test lint format bench clean sam-check sam-build vendor system-packages
+.PHONY: install demo test test-fast lint format bench clean sam-check sam-build vendor system-packages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ demo: install
 ## the viewer in Debian's headless Chromium, installed here when missing)
 test: install lint system-packages $(S3RVER)
 	$(VENV)/bin/pytest -q
+
+## make test-fast: lint, then the unit tier in under a minute (pytest -m "not slow"): no
+## browser, fuzzers, schemathesis, benchmark, soak, conversions or long parametrized
+## matrices; which tests and why: SLOW in tests/conftest.py. CI runs `make test`.
+test-fast: install lint
+	$(VENV)/bin/pytest -q -m "not slow"
 
 # Debian's Chromium for the viewer test, libmagic for the IIIF validator; installed when missing.
 system-packages:
