@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 # The S3 server of the benchmark (npm registry); defined here, before the rules that need it.
 S3RVER := build/s3rver/node_modules/.bin/s3rver
 
-.PHONY: install demo test lint format measure bench cold-start clean sam-check sam-build vendor system-packages
+.PHONY: install demo test test-fast lint format bench clean sam-check sam-build vendor system-packages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,12 @@ demo: install
 ## the viewer in Debian's headless Chromium, installed here when missing)
 test: install lint system-packages $(S3RVER)
 	$(VENV)/bin/pytest -q
+
+## make test-fast: lint, then the unit tier in under a minute (pytest -m "not slow"): no
+## browser, fuzzers, schemathesis, benchmark, soak, conversions or long parametrized
+## matrices; which tests and why: SLOW in tests/conftest.py. CI runs `make test`.
+test-fast: install lint
+	$(VENV)/bin/pytest -q -m "not slow"
 
 # Debian's Chromium for the viewer test, libmagic for the IIIF validator; installed when missing.
 system-packages:
@@ -49,10 +55,6 @@ lint: install
 format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
-
-## make measure: GETs and bytes per tile, render time, peak RSS over 1,000 random tiles
-measure: install
-	$(PY) infra/measure.py
 
 ## make bench: gigatile vs a naive source, whole-object Pillow, rio-tiler on a COG and static
 ## dzsave tiles, at 0 and 20 ms per S3 request; writes docs/benchmarks.md, .json and .png
@@ -91,7 +93,3 @@ sam-check: install $(SAMVENV)/.installed
 ARCH ?= arm64
 sam-build: $(SAMVENV)/.installed
 	ARCH=$(ARCH) $(SAM) build --parameter-overrides Architecture=$(ARCH)
-
-## make cold-start: import time and time to first tile of the packaged handler, fresh processes
-cold-start: install
-	$(PY) infra/cold_start.py

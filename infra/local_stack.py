@@ -1,5 +1,6 @@
 """The local stack shared by `make demo`, the tests and the benchmarks: an S3 server on
-loopback (moto's server mode, real HTTP) and reproducible sample images."""
+loopback (moto's server mode, real HTTP), the app under uvicorn on loopback and
+reproducible sample images."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -42,6 +44,23 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def start_server() -> tuple[str, object]:
+    """gigatile's app, over the settings in the environment now, under uvicorn in a thread of
+    this process, on a free loopback port: (base URL, the uvicorn.Server; set its should_exit
+    to stop it)."""
+    import uvicorn
+
+    from gigatile.app import create_app
+
+    app = create_app()
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    threading.Thread(target=server.run, daemon=True).start()
+    while not server.started:
+        time.sleep(0.02)
+    return f"http://127.0.0.1:{port}", server
 
 
 def start_moto() -> tuple[subprocess.Popen, str]:

@@ -1,7 +1,7 @@
 """The files thumbnails are checked on: one picture written by libvips as each kind of file
 an image proxy meets (JPEG, PNG with alpha, WebP, CMYK JPEG, 16-bit PNG, an EXIF-rotated
 JPEG, Display P3 with its profile). Shared by tests/test_thumbnail.py and
-infra/measure_thumbnails.py."""
+`python -m infra.bench thumbnails`."""
 
 from __future__ import annotations
 

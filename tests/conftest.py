@@ -9,6 +9,7 @@ import socket
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import pytest
@@ -144,3 +145,53 @@ def live_server(configure):
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=5)
+
+
+# The unit tier (`make test-fast`: pytest -m "not slow", under a minute) leaves out what
+# makes a run slow; `make test` (CI) runs every test. Most tests cost ~0.25 s (a fresh
+# tiler, hence a fresh boto3 client), so long parametrized matrices go too: the tier keeps
+# tests of every route and feature. The one list: a module, module::test (all its cases) or
+# module::test[case].
+SLOW = {
+    # Browsers, fuzzers, generated requests, validators, builds, benchmarks, soaks.
+    "test_viewer.py": "headless Chromium",
+    "test_fuzz.py": "two atheris runs of GIGATILE_FUZZ_SECONDS (60 s) each",
+    "test_schemathesis.py": "generated requests for every operation",
+    "test_iiif_validator.py": "the IIIF validator over uvicorn",
+    "test_package.py": "builds the function and layer with pip",
+    "test_bench_smoke.py": "the benchmark: s3rver and a process per setup",
+    "test_reliability.py": "request simulator and soak, thousands of requests",
+    "test_pyramid.py": "pyramid conversions, the converter through a loopback Lambda",
+    "test_s3_faults.py": "injected S3 faults: retries, back-off, stalled reads",
+    "test_http.py::test_concurrent_requests_match_serial_bytes": "threads of clients",
+    "test_http.py::test_slow_s3_ends_in_504_not_a_hang_and_the_instance_recovers": "waits for the deadline",
+    "test_deepzoom.py::test_levels_tile_counts_sizes_and_pixels_match_dzsave": "every tile against dzsave",
+    "test_bad_input_matrix.py::test_malformed_parameters"
+    "[/api/v1/image/thumbnail?path=pyr.tif&width=12000&format=png]": "a 12,000 px thumbnail",
+    # Long parametrized matrices.
+    "test_http.py::test_bad_requests": "28 cases",
+    "test_http.py::test_format_auto_follows_accept_and_varies": "12 cases",
+    "test_iiif.py::test_bad_iiif_requests": "18 cases",
+    "test_iiif.py::test_sizes_rotations_qualities": "6 cases, one a 2,250 × 3,750 upscale",
+    "test_lambda.py::test_tile_through_lambda_is_base64_with_its_content_type": "6 cases",
+    "test_pages.py::test_missing_pages_are_404": "5 cases",
+    "test_passthrough.py::test_aligned_jpeg_tile_is_the_stored_tile": "8 cases",
+    "test_passthrough.py::test_other_requests_are_rendered": "5 cases",
+    "test_thumbnail.py::test_matches_vips_thumbnail": "21 cases",
+    "test_thumbnail.py::test_bad_requests": "9 cases",
+    "test_tiles.py::test_tile_pixels_match_libvips_on_the_local_file": "18 cases",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    found = set()
+    for item in items:
+        module = item.path.name
+        for key in (module, f"{module}::{getattr(item, 'originalname', item.name)}", f"{module}::{item.name}"):
+            if key in SLOW:
+                item.add_marker(pytest.mark.slow)
+                found.add(key)
+    collected = {item.path.name for item in items}
+    stale = [key for key in SLOW if key not in found and key.split("::")[0] in collected]
+    if stale:
+        warnings.warn(f"SLOW in tests/conftest.py names tests that no longer exist: {stale}", stacklevel=1)

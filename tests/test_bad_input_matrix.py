@@ -248,7 +248,7 @@ def app_client(s3):
 
     import httpx
 
-    from infra.reliability import start_server
+    from infra.local_stack import start_server
 
     saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL_S3", "GIGATILE_SOURCE")}
     os.environ.update(AWS_ENDPOINT_URL_S3=s3.proxy.endpoint, GIGATILE_SOURCE=f"s3://{BUCKET}/{PREFIX}")

@@ -122,7 +122,7 @@ def test_small_images_and_other_prefixes_are_not_converted(configure, s3):
 @pytest.fixture
 def local_lambda():
     from gigatile.conversion.converter import handler
-    from infra.local_lambda import LocalLambda
+    from local_lambda import LocalLambda
 
     asked = []
     server = LocalLambda({"gigatile-converter": handler, "records-only": lambda event, context: asked.append(event)})

@@ -1,11 +1,11 @@
 """Bounded runs of the request simulator and the soak (full sizes: `python -m
-infra.reliability simulate|soak`, figures in docs/reliability.md)."""
+infra.bench simulate|soak`, figures in docs/reliability.md)."""
 
 from __future__ import annotations
 
 import pytest
 
-from infra.reliability import Stack, simulate, soak
+from infra.bench.reliability import Stack, simulate, soak
 
 
 @pytest.fixture

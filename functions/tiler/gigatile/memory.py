@@ -3,7 +3,7 @@
 Renders allocate and free many buffers of a few hundred KiB from several threads; glibc
 keeps what they free in its arenas, so RSS climbed ~11 MiB per 1,000 tiles (~56 MiB for
 IIIF regions) with no live object behind it — `malloc_trim(0)` every 1,000 requests kept
-it flat (`python -m infra.reliability soak`). A trim takes a few ms; every 100 renders it
+it flat (`python -m infra.bench soak`). A trim takes a few ms; every 100 renders it
 costs ~0.03 ms a tile. Not glibc (macOS, musl): nothing to do.
 """
 

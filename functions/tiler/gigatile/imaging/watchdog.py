@@ -3,7 +3,7 @@
 libvips checks an image's kill flag as it computes, so setting it from another thread
 ends the computation with an error. This replaced an "eval" signal handler per render,
 which made RSS grow by ~5 MiB per 1,000 tiles (a Python callback connected to every
-rendered image; measured by `python -m infra.reliability soak`).
+rendered image; measured by `python -m infra.bench soak`).
 """
 
 from __future__ import annotations

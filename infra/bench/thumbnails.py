@@ -1,6 +1,6 @@
 """Thumbnails: quality against libvips' own `vips thumbnail`, and what one costs.
 
-    python infra/measure_thumbnails.py [--runs 15] [--cache .cache/demo]
+    python -m infra.bench thumbnails [--runs 15] [--cache .cache/demo]
 
 1. PSNR of /api/v1/image/thumbnail against `vips thumbnail` (pyvips' Image.thumbnail, the
    same operation: pyvips-binary has no vips command) on the files tests/test_thumbnail.py
@@ -18,18 +18,13 @@ import argparse
 import functools
 import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "functions" / "tiler"))
-
-from infra.local_stack import LocalS3, use_credentials  # noqa: E402
-from infra.pixels import psnr  # noqa: E402
-from infra.thumbnail_samples import comparable, vips_thumbnail, write_samples  # noqa: E402
+from infra.local_stack import LocalS3, use_credentials
+from infra.pixels import psnr
+from infra.thumbnail_samples import comparable, vips_thumbnail, write_samples
 
 BUCKET, PREFIX = "gigatile-thumbs", "imgs"
 CASES = [("contain", 300, 300), ("cover", 300, 200)]
@@ -125,18 +120,18 @@ def cost(cache: Path) -> None:
         server.stop()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.bench thumbnails",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--cache", default=".cache/demo")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     use_credentials()
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
     os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
     with tempfile.TemporaryDirectory() as tmp:
         quality(Path(tmp), args.runs)
     cost(Path(args.cache))
-
-
-if __name__ == "__main__":
-    main()

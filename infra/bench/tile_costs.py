@@ -1,8 +1,10 @@
 """Figures for the foundation: S3 GETs and bytes per tile, render time, peak RSS.
 
+    python -m infra.bench tile-costs [--width 30000 --height 50000 --layout subifd|pages --tiles 1000]
+
 Serves the 30,000 × 50,000 demo sample from moto's S3 server (its own process, so its
 memory is not counted) through the counting proxy, and renders 1,000 random tiles across
-all levels with a fixed seed. Run: `make measure` or `python infra/measure.py --help`.
+all levels with a fixed seed, in a fresh process.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from infra.counting_proxy import CountingProxy  # noqa: E402
-from infra.local_stack import make_pyramid, peak_rss_mib, start_moto, upload, use_credentials  # noqa: E402
+from infra.counting_proxy import CountingProxy
+from infra.local_stack import make_pyramid, peak_rss_mib, start_moto, upload, use_credentials
 
+ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "gigatile-measure"
 
 
@@ -27,8 +29,12 @@ def pct(values, p):
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.bench tile-costs",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--width", type=int, default=30000)
     parser.add_argument("--height", type=int, default=50000)
     parser.add_argument("--layout", choices=["subifd", "pages"], default="subifd")
@@ -36,7 +42,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--cache", default=".cache/demo")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # S3 endpoint: measure in this fresh process
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.child:
         proxy = CountingProxy(args.child)
         os.environ.update(
@@ -64,7 +70,8 @@ def main() -> None:
         # MALLOC_ARENA_MAX=2 as on Lambda (template.yaml): glibc otherwise gives each libvips
         # worker thread its own arena.
         env = {**os.environ, "MALLOC_ARENA_MAX": os.environ.get("MALLOC_ARENA_MAX", "2")}
-        subprocess.run([sys.executable, __file__, *sys.argv[1:], "--child", endpoint], check=True, env=env)
+        command = [sys.executable, "-m", "infra.bench", "tile-costs", *argv, "--child", endpoint]
+        subprocess.run(command, check=True, env=env, cwd=ROOT)
     finally:
         moto.terminate()
 
@@ -135,7 +142,3 @@ def run(args, proxy: CountingProxy) -> None:
         f"peak RSS: {peak:.0f} MiB (at start {rss_start:.0f} MiB; block cache {tiler.blocks.size / 2**20:.1f} MiB, "
         f"open-image budget used {tiler.images.size / 2**20:.1f} MiB)"
     )
-
-
-if __name__ == "__main__":
-    main()

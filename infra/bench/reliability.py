@@ -1,7 +1,7 @@
 """Concurrency and leak figures for docs/reliability.md.
 
-    python -m infra.reliability simulate [--clients 16] [--tiles 1000] [--jitter-ms 5]
-    python -m infra.reliability soak [--requests 20000]
+    python -m infra.bench simulate [--clients 16] [--tiles 1000] [--jitter-ms 5]
+    python -m infra.bench soak [--requests 20000]
 
 `simulate`: the app under uvicorn over moto's S3 server behind the counting proxy, which
 delays every S3 reply by a random 0…jitter ms; a serial pass makes the reference bytes,
@@ -11,7 +11,7 @@ compared byte for byte with the reference. Bounded run time: each request times 
 
 `soak`: `requests` tile requests in one process through the Lambda handler; RSS, open images,
 cached blocks, file descriptors and threads after a warm-up tenth and at the end.
-The tests run both small; the full sizes are the documented commands.
+tests/test_reliability.py runs both small; the full sizes are the documented commands.
 """
 
 from __future__ import annotations
@@ -21,19 +21,17 @@ import concurrent.futures
 import json
 import os
 import random
-import sys
 import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from infra.counting_proxy import CountingProxy  # noqa: E402
-from infra.local_stack import (  # noqa: E402
-    free_port,
+from infra.counting_proxy import CountingProxy
+from infra.local_stack import (
     make_pyramid,
     pattern,
     proc_status_mib,
     start_moto,
+    start_server,
     upload,
     use_credentials,
 )
@@ -95,21 +93,6 @@ class Stack:
     def close(self) -> None:
         self.proxy.stop()
         self.moto.terminate()
-
-
-def start_server() -> tuple[str, object]:
-    """The app, over the settings in the environment now, under uvicorn on a free port."""
-    import uvicorn
-
-    from gigatile.app import create_app
-
-    app = create_app()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    threading.Thread(target=server.run, daemon=True).start()
-    while not server.started:
-        time.sleep(0.02)
-    return f"http://127.0.0.1:{port}", server
 
 
 def simulate(stack: Stack, clients: int, tiles: int, seed: int = 7) -> dict:
@@ -205,26 +188,38 @@ def soak(stack: Stack, requests: int, seed: int = 11) -> dict:
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    p_sim = sub.add_parser("simulate")
-    p_sim.add_argument("--clients", type=int, default=16)
-    p_sim.add_argument("--tiles", type=int, default=1000)
-    p_sim.add_argument("--jitter-ms", type=float, default=5.0)
-    p_soak = sub.add_parser("soak")
-    p_soak.add_argument("--requests", type=int, default=20000)
+def _parser(command: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"python -m infra.bench {command}",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--cache", default=".cache/reliability")
-    args = parser.parse_args()
-    folder = Path(args.cache)
+    return parser
+
+
+def _run(cache: str, jitter_ms: float, measure) -> None:
+    folder = Path(cache)
     folder.mkdir(parents=True, exist_ok=True)
-    stack = Stack(folder, jitter_ms=getattr(args, "jitter_ms", 0.0))
+    stack = Stack(folder, jitter_ms=jitter_ms)
     try:
-        result = simulate(stack, args.clients, args.tiles) if args.command == "simulate" else soak(stack, args.requests)
+        result = measure(stack)
     finally:
         stack.close()
     print(json.dumps(result, indent=1))
 
 
-if __name__ == "__main__":
-    main()
+def simulate_main(argv: list[str]) -> None:
+    parser = _parser("simulate")
+    parser.add_argument("--clients", type=int, default=16)
+    parser.add_argument("--tiles", type=int, default=1000)
+    parser.add_argument("--jitter-ms", type=float, default=5.0)
+    args = parser.parse_args(argv)
+    _run(args.cache, args.jitter_ms, lambda stack: simulate(stack, args.clients, args.tiles))
+
+
+def soak_main(argv: list[str]) -> None:
+    parser = _parser("soak")
+    parser.add_argument("--requests", type=int, default=20000)
+    args = parser.parse_args(argv)
+    _run(args.cache, 0.0, lambda stack: soak(stack, args.requests))

@@ -3,7 +3,7 @@ tile, each in a fresh `python -S -E` process with only the Lambda layout on sys.
 
 Builds the function and layer for this interpreter with their Makefiles, serves an
 8,000 × 8,000 pyramid from moto's S3 server (its own process), runs the probe N times and
-prints medians. Run: `make cold-start` or `python infra/cold_start.py --runs 7`.
+prints medians. Run: `python -m infra.bench cold-start [--runs 7]`.
 """
 
 from __future__ import annotations
@@ -11,22 +11,24 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from infra.events import api_gateway_event  # noqa: E402
-from infra.lambda_layout import build_layout, probe  # noqa: E402
-from infra.local_stack import DUMMY_CREDENTIALS, make_pyramid, start_moto, upload  # noqa: E402
+from infra.events import api_gateway_event
+from infra.lambda_layout import build_layout, probe
+from infra.local_stack import DUMMY_CREDENTIALS, make_pyramid, start_moto, upload
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.bench cold-start",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--cache", default=".cache/coldstart")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     cache = Path(args.cache)
     image = make_pyramid(cache / "pyr-8000.tif", 8000, 8000)
     with tempfile.TemporaryDirectory() as tmp:
@@ -76,7 +78,3 @@ def report(label: str, runs: list) -> None:
         f"{label}: {len(runs)} fresh processes, medians: import handler {med[0]:.0f} ms, first tile "
         f"{med[1]:.0f} ms (import + first tile {med[0] + med[1]:.0f} ms), whole process {med[2]:.0f} ms"
     )
-
-
-if __name__ == "__main__":
-    main()

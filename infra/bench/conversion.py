@@ -2,7 +2,7 @@
 libvips (`vips tiffsave … --tile --pyramid --subifd --compression jpeg --Q 85`, called
 through pyvips: pyvips-binary has no vips command), each in fresh processes, alternating.
 
-    python infra/measure_conversion.py [--width 30000 --height 50000 --runs 2]
+    python -m infra.bench conversion [--width 30000 --height 50000 --runs 2]
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from infra.bench.datasets import make_baseline
 
 PLAIN = (
     "import sys, pyvips; pyvips.Image.new_from_file(sys.argv[1], access='sequential').tiffsave("
@@ -34,15 +33,17 @@ def timed(command: list[str]) -> tuple[float, float]:
     return time.perf_counter() - start, usage.ru_maxrss / 1024
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str]) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m infra.bench conversion",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--width", type=int, default=30000)
     parser.add_argument("--height", type=int, default=50000)
     parser.add_argument("--runs", type=int, default=2)
     parser.add_argument("--cache", default=".cache/demo")
-    args = parser.parse_args()
-    from infra.bench.datasets import make_baseline
-
+    args = parser.parse_args(argv)
     source = make_baseline(Path(args.cache) / f"baseline-{args.width}x{args.height}.jpg", args.width, args.height)
     out = Path(args.cache) / "conversion-out.tif"
     gigatile = [str(Path(sys.executable).with_name("gigatile")), "pyramid", str(source), str(out)]
@@ -57,7 +58,3 @@ def main() -> None:
     ratio = min(r[0] for r in results["gigatile pyramid"]) / min(r[0] for r in results["libvips tiffsave"])
     print(f"gigatile ÷ libvips (best of {args.runs}): {ratio:.2f}; output {out.stat().st_size / 2**20:,.0f} MiB")
     out.unlink()
-
-
-if __name__ == "__main__":
-    main()
