@@ -103,6 +103,30 @@ def test_upload_convert_serve(configure, s3, baseline):
     assert len(s3.proxy.gets()) <= 1 and not s3.proxy.gets("scan%20page.jpg?")
 
 
+def test_a_flat_tiff_is_converted_and_its_pyramid_served(configure, s3, baseline, tmp_path):
+    """One rule decides for the converter and the tiler: a large TIFF without stored levels
+    (a tiled scan with no overviews) gets a derived pyramid, and the tiler reads it."""
+    flat = tmp_path / "flat.tif"
+    vips().Image.new_from_file(str(baseline)).tiffsave(str(flat), tile=True, compression="jpeg", Q=90)
+    key = f"{PREFIX}/flat/scan.tif"
+    s3.bucket_client.upload_file(str(flat), BUCKET, key)
+    client = configure(GIGATILE_CONVERT_MIN_PIXELS=1_000_000)
+    params = {"path": "flat/scan.tif", "level": 1, "x": 0, "y": 0}
+    assert client.get("/api/v1/image/meta", params={"path": "flat/scan.tif"}).json()["source_levels"] == 1
+
+    from gigatile.conversion.converter import handler
+
+    (result,) = handler(s3_event(key), CONVERTER)["results"]
+    assert result["status"] == "converted" and result["levels"] == 5, result
+    client = configure(GIGATILE_CONVERT_MIN_PIXELS=1_000_000)  # a new container
+    assert client.get("/api/v1/image/meta", params={"path": "flat/scan.tif"}).json()["source_levels"] == 5
+    s3.proxy.reset()
+    low = client.get(TILE, params=params)
+    assert low.status_code == 200 and s3.proxy.gets("_pyramids") and not s3.proxy.gets("flat/scan.tif?")
+    whole = vips().Image.new_from_file(str(baseline)).resize(1 / 8, kernel="lanczos3")
+    assert psnr(vips().Image.jpegload_buffer(low.content), whole.crop(0, 0, 256, 250)) >= 30
+
+
 def test_small_images_and_other_prefixes_are_not_converted(configure, s3):
     configure()
     from gigatile.conversion.converter import handler

@@ -16,10 +16,13 @@ from __future__ import annotations
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote_plus
 
 from ..config import Settings
 from ..errors import GigatileError
+from ..formats.levels import is_tiled_pyramid
+from ..formats.tiff import TiffError, TiffFile
 from ..lru import LRU
 from ..observability import logger
 from ..sources.reader import ObjectReader
@@ -27,15 +30,15 @@ from ..sources.s3 import S3Store
 from ..sources.vips_source import RangeSource
 from ..vips import vips
 from .on_demand import ON_DEMAND_SOURCE
-from .policy import derived_key
-from .pyramid import convert, is_tiled_pyramid
+from .policy import PyramidPolicy, derived_key
+from .pyramid import Converted, convert
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".tif", ".tiff", ".gif", ".avif")
 # Longer than a run may last (the function's 900 s timeout): an older claim is a dead run's.
 CLAIM_SECONDS = 960
 
 
-def records(event: dict) -> list[tuple[str, str]]:
+def records(event: dict[str, Any]) -> list[tuple[str, str]]:
     """(bucket, key) of every object the event says was created."""
     if "Records" in event:  # S3 notification: keys are URL-encoded, spaces as "+"
         return [(r["s3"]["bucket"]["name"], unquote_plus(r["s3"]["object"]["key"])) for r in event["Records"]]
@@ -45,16 +48,16 @@ def records(event: dict) -> list[tuple[str, str]]:
 
 
 @logger.inject_lambda_context(clear_state=True)
-def handler(event: dict, context) -> dict:
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # Read per event: microseconds beside a conversion, and a malformed setting fails the
     # event (Lambda retries, then the dead-letter queue) with its name.
     settings = Settings.from_env()
     return {"results": [convert_object(settings, bucket, key) for bucket, key in records(event)]}
 
 
-def convert_object(settings: Settings, bucket: str, key: str) -> dict:
+def convert_object(settings: Settings, bucket: str, key: str) -> dict[str, Any]:
     source, prefix = settings.source, settings.pyramid_prefix
-    result = {"bucket": bucket, "key": key}
+    result: dict[str, Any] = {"bucket": bucket, "key": key}
     if not prefix or key.startswith(prefix):
         return result | {"status": "skipped", "reason": "a derived pyramid (or derived pyramids are off)"}
     if source.kind != "s3" or bucket != source.bucket or not key.startswith(source.prefix):
@@ -75,13 +78,15 @@ def convert_object(settings: Settings, bucket: str, key: str) -> dict:
     except vips().Error:
         range_source.raise_pending()  # an S3 failure raises (Lambda retries); a bad file is final
         return result | {"status": "skipped", "reason": "not a readable image"}
-    pixels = image.width * image.height
-    if is_tiled_pyramid(image):
-        return result | {"status": "skipped", "reason": "already a tiled pyramid"}
-    if pixels < settings.convert_min_pixels:
-        return result | {"status": "skipped", "reason": f"{pixels} pixels, under GIGATILE_CONVERT_MIN_PIXELS"}
-    if pixels > settings.max_image_pixels:
-        return result | {"status": "skipped", "reason": "over GIGATILE_MAX_IMAGE_PIXELS"}
+    tiled_pyramid = False
+    if image.get("vips-loader").startswith("tiffload"):
+        try:
+            tiled_pyramid = is_tiled_pyramid(TiffFile(reader, version.size))
+        except TiffError:
+            return result | {"status": "skipped", "reason": "not a readable TIFF"}
+    refused = PyramidPolicy(settings).refusal(tiled_pyramid, image.width, image.height)
+    if refused:
+        return result | {"status": "skipped", "reason": refused}
 
     claim = f"{target}.converting"
     if not _claim(store, claim):
@@ -115,8 +120,10 @@ def _claim(store: S3Store, claim: str) -> bool:
     return True
 
 
-def _convert_and_upload(image, range_source, store: S3Store, key, target, etag, settings):
-    logged = set()
+def _convert_and_upload(
+    image: Any, range_source: RangeSource, store: S3Store, key: str, target: str, etag: str, settings: Settings
+) -> Converted:
+    logged: set[int] = set()
 
     def progress(percent: int) -> None:
         step = percent // 10 * 10

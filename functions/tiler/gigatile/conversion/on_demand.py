@@ -10,9 +10,10 @@ pyramid that already exists, so requests from several containers cost one conver
 
 from __future__ import annotations
 
-import threading
 import time
+from typing import Any
 
+from ..lru import LRU
 from ..observability import logger
 from ..sources.lambda_invoke import AsyncInvoker, InvokeFailed
 
@@ -22,7 +23,7 @@ RETRY_SECONDS = 900
 MAX_REMEMBERED = 10_000
 
 
-def conversion_event(bucket: str, key: str) -> dict:
+def conversion_event(bucket: str, key: str) -> dict[str, Any]:
     """An EventBridge-shaped "Object Created" event for the converter."""
     return {
         "source": ON_DEMAND_SOURCE,
@@ -35,26 +36,22 @@ class ConversionRequests:
     def __init__(self, function: str, bucket: str):
         self.function = function
         self.bucket = bucket
-        self._asked: dict[tuple[str, str], float] = {}
-        self._lock = threading.Lock()
+        # When each source version was last asked for (monotonic), the most recent ones.
+        self._asked: LRU[float] = LRU(MAX_REMEMBERED)
         self._invoker = AsyncInvoker(function)
 
     def request(self, key: str, etag: str) -> bool:
         """Ask for the pyramid of this source version, unless asked recently. True if sent."""
         now = time.monotonic()
-        with self._lock:
-            asked = self._asked.get((key, etag))
-            if asked is not None and now - asked < RETRY_SECONDS:
-                return False
-            if len(self._asked) >= MAX_REMEMBERED:
-                self._asked.clear()
-            self._asked[(key, etag)] = now
+        asked = self._asked.get((key, etag))
+        if asked is not None and now - asked < RETRY_SECONDS:
+            return False
+        self._asked.put((key, etag), now)
         try:
             self._invoker.invoke(conversion_event(self.bucket, key))
         except InvokeFailed as exc:
             # The 503 still tells the viewer to come back; the next request asks again.
-            with self._lock:
-                self._asked.pop((key, etag), None)
+            self._asked.pop((key, etag))
             logger.warning("conversion request failed", extra={"key": key, "error": str(exc)})
             return False
         logger.info("conversion requested", extra={"key": key, "etag": etag, "function": self.function})

@@ -46,16 +46,29 @@ class PyramidPolicy:
     def __init__(self, settings: Settings):
         self.prefix = settings.pyramid_prefix
         self.min_pixels = settings.convert_min_pixels
+        self.max_pixels = settings.max_image_pixels
         # The converter's switch: over-budget views wait for it (503) instead of a 413.
         self.converter = settings.converter
         on_demand = settings.convert_on_demand and settings.source.kind == "s3"
         self.requests = ConversionRequests(settings.convert_on_demand, settings.source.bucket) if on_demand else None
 
+    def refusal(self, tiled_pyramid: bool, width: int, height: int) -> str | None:
+        """Why an image gets no derived pyramid, or None when it should have one: the one
+        rule, for the converter (what to convert) and the tiler (what to look for)."""
+        pixels = width * height
+        if tiled_pyramid:
+            return "already a tiled pyramid"
+        if pixels < self.min_pixels:
+            return f"{pixels} pixels, under GIGATILE_CONVERT_MIN_PIXELS"
+        if pixels > self.max_pixels:
+            return "over GIGATILE_MAX_IMAGE_PIXELS"
+        return None
+
     def wants_pyramid(self, src: SourceImage) -> bool:
-        """Whether a derived pyramid is ever made for this page (the converter takes page 0
-        of large non-TIFF sources); for the rest the look-up is spared."""
-        large = src.width * src.height >= self.min_pixels
-        return bool(self.prefix) and src.format != "tiff" and src.page == 0 and large
+        """Whether a derived pyramid is ever made for this page (the converter takes page 0);
+        for the rest the look-up is spared."""
+        refused = self.refusal(src.tiled_pyramid, src.width, src.height)
+        return bool(self.prefix) and src.page == 0 and refused is None
 
     def serve(self, src: SourceImage, open_derived: Callable[[str], SourceImage]) -> Served:
         """Where to read `src` from: its derived pyramid when the converter has made one for

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..vips import vips
 
@@ -31,7 +32,7 @@ class Converted:
 
 
 def convert(
-    image,
+    image: Any,  # pyvips.Image
     out: Path,
     quality: int = 85,
     compression: str = "jpeg",
@@ -62,12 +63,3 @@ def convert(
     written = vips().Image.new_from_file(str(out))
     levels = 1 + (written.get("n-subifds") if "n-subifds" in written.get_fields() else 0)
     return Converted(image.width, image.height, levels, out.stat().st_size, seconds)
-
-
-def is_tiled_pyramid(image) -> bool:
-    fields = image.get_fields()
-    tiled = image.get("vips-loader").startswith("tiffload") and "tile-width" in fields
-    pyramid = ("n-subifds" in fields and image.get("n-subifds") > 0) or (
-        "n-pages" in fields and image.get("n-pages") > 1
-    )
-    return tiled and pyramid

@@ -41,6 +41,11 @@ def _page_option(page: int) -> LoadOptions:
     return (("page", page),) if page else ()
 
 
+def is_tiled_pyramid(tiff: TiffFile) -> bool:
+    """Tiled, with stored reduced levels (pages or SubIFDs): every zoom is read by ranges."""
+    return tiff.pages[0].tiled and (len(tiff.pages) > 1 or bool(tiff.subifd_offsets(0)))
+
+
 def is_page_pyramid(tiff: TiffFile) -> bool:
     """Whether a TIFF's pages are the levels of one pyramid (each half the one before) rather
     than separate images: page 1 and the last page are each the first halved that many times."""

@@ -7,6 +7,7 @@ traceback goes to the logs) while the next request is served."""
 from __future__ import annotations
 
 import hmac
+from collections.abc import Iterable
 from urllib.parse import parse_qsl
 
 from starlette.responses import Response
@@ -75,8 +76,8 @@ class Edge:
             return Response(status_code=204, headers=PREFLIGHT)
         return None
 
-    def _add_headers(self, headers) -> list:
-        headers = list(headers)
+    def _add_headers(self, sent: Iterable[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+        headers = list(sent)
         if self.vary:
             for i, (key, value) in enumerate(headers):
                 if key.lower() == b"vary":

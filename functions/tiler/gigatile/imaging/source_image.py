@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from ..errors import PageNotFound, TooLarge, UnsupportedImage
-from ..formats.levels import Level, structure
+from ..formats.levels import Level, is_tiled_pyramid, structure
 from ..formats.tiff import TiffError, TiffFile
 from ..sources.reader import ObjectReader
 from .opened import Opened, OpenImages
@@ -29,6 +29,8 @@ class SourceImage:
             self.tiff = TiffFile(reader, self.version.size) if self.loader == "tiff" else None
         except TiffError as exc:
             raise UnsupportedImage(f"not a readable TIFF: {exc}") from None
+        # Tiled with stored levels: the file needs no derived pyramid.
+        self.tiled_pyramid = self.tiff is not None and is_tiled_pyramid(self.tiff)
         layout = structure(self.loader, first, self.tiff, page)
         self.pages = layout.pages
         if not 0 <= page < self.pages:
