@@ -20,11 +20,20 @@ def test_info_json(client):
     assert info["id"] == "http://testserver/iiif/3/pyr.tif"
     assert (info["type"], info["protocol"], info["profile"]) == ("ImageService3", "http://iiif.io/api/image", "level2")
     assert (info["width"], info["height"]) == (3000, 5000)
-    assert info["tiles"] == [{"width": 256, "scaleFactors": [1, 2, 4, 8, 16, 32]}]
-    assert {"width": 94, "height": 157} in info["sizes"]
+    # OpenLayers needs the tile height; viewers pair sizes with scale factors.
+    assert info["tiles"] == [{"width": 256, "height": 256, "scaleFactors": [1, 2, 4, 8, 16, 32]}]
+    assert info["sizes"] == [{"width": -(-3000 // f), "height": -(-5000 // f)} for f in (32, 16, 8, 4, 2, 1)]
     assert info["maxArea"] == 16_000_000 and info["maxWidth"] == info["maxHeight"] == 10000
     assert set(info["extraQualities"]) == {"color", "gray", "bitonal"} and "webp" in info["extraFormats"]
     assert "mirroring" in info["extraFeatures"]
+
+
+def test_info_json_sizes_stay_within_the_output_limits(configure):
+    info = configure(GIGATILE_MAX_OUTPUT_PIXELS=4_000_000).get(f"{BASE}/info.json").json()
+    assert info["maxArea"] == 4_000_000
+    # 3000 × 5000 (15 Mpx) is over maxArea: the sizes start at factor 2 (1500 × 2500).
+    assert info["sizes"] == [{"width": -(-3000 // f), "height": -(-5000 // f)} for f in (32, 16, 8, 4, 2)]
+    assert info["tiles"][0]["scaleFactors"] == [1, 2, 4, 8, 16, 32]
 
 
 def test_info_json_as_json_ld_and_ids_behind_a_proxy(configure):

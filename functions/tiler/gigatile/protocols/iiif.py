@@ -156,10 +156,12 @@ def public_base(request: Request, settings: Settings) -> str:
 def info(src: SourceImage, service_id: str, limits: Limits) -> dict:
     longest = max(src.width, src.height)
     factors = [2**i for i in range(max(1, math.ceil(math.log2(longest / TILE_SIZE)) + 1))]
+    # One size per scale factor, as viewers (OpenSeadragon 5, Mirador) pair them up to pick
+    # a level: ceil(W/f) × ceil(H/f), smallest first, within the output limits.
     sizes = []
-    for f in reversed([2**i for i in range(math.ceil(math.log2(longest)) + 1)]):
+    for f in reversed(factors):
         w, h = math.ceil(src.width / f), math.ceil(src.height / f)
-        if w * h <= limits.max_area and w <= limits.max_width and h <= limits.max_height and max(w, h) >= 64:
+        if w * h <= limits.max_area and w <= limits.max_width and h <= limits.max_height:
             sizes.append({"width": w, "height": h})
     return {
         "@context": CONTEXT,
@@ -172,7 +174,7 @@ def info(src: SourceImage, service_id: str, limits: Limits) -> dict:
         "maxWidth": limits.max_width,
         "maxHeight": limits.max_height,
         "maxArea": limits.max_area,
-        "tiles": [{"width": TILE_SIZE, "scaleFactors": factors}],
+        "tiles": [{"width": TILE_SIZE, "height": TILE_SIZE, "scaleFactors": factors}],
         "sizes": sizes,
         "extraFormats": ["webp", "avif"],
         "extraQualities": ["color", "gray", "bitonal"],
