@@ -6,6 +6,7 @@ in test_http.py; docs/reliability.md counts both.)"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
@@ -13,6 +14,8 @@ import pytest
 import hostile_files as hostile
 from conftest import BUCKET, PREFIX
 from gigatile.vips import vips
+
+FUZZ_CORPUS = Path(__file__).parent / "fuzz" / "corpus" / "images"
 
 GOOD_TILE = "/api/v1/image/tile?path=pyr.tif&level=5&x=1&y=1"
 E400, E403, E404, E413, E415 = (
@@ -194,6 +197,9 @@ def hostile_ids(s3, images):
         "archive.zip": hostile.zip_of(images["photo.jpg"]),
         "native.v": hostile.vips_native(pyvips),
         "single.tif": single,
+        # Found by the image fuzzer: libvips opens it, gigatile's TIFF parse finds its SubIFD
+        # array past the end of the file (it once escaped as a 500).
+        "subifds-past-eof.tif": (FUZZ_CORPUS / "subifds-past-eof.tif").read_bytes(),
     }
     for name, source in (("pyr.tif", tif), ("photo.jpg", jpeg), ("alpha.png", None), ("small.webp", None)):
         data = source if source is not None else images[name].read_bytes()
@@ -227,6 +233,7 @@ FILES = [
     ("offsets-past-eof.tif", "tile", E415),  # the pixels are not there
     ("offsets-past-eof.tif", "iiif", E415),
     ("ifd-loop.tif", "tile", (200, None)),  # libtiff stops at the loop; page 0 is intact
+    *[("subifds-past-eof.tif", r, E415) for r in ("meta", "tile", "thumbnail", "info", "iiif")],
 ]
 
 

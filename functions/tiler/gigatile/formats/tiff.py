@@ -101,6 +101,8 @@ class TiffFile:
         else:
             raise TiffError("not a TIFF")
         self.pages = [self.ifd(offset) for offset in self._chain(first)]
+        if not self.pages:
+            raise TiffError("no image directory")
         self._levels: dict[int, TiledLevel] = {}
 
     # -- structure -------------------------------------------------------------------

@@ -24,14 +24,16 @@ class SourceImage:
         self.max_decode_pixels = max_decode_pixels
         first = self.open(()).image
         self.loader = first.get("vips-loader").removesuffix("_source").removesuffix("load")
-        # libvips has just read the directories: parsing them again reads cached blocks.
+        # libvips has just read the directories: parsing them again reads cached blocks. Any
+        # structure libvips tolerated but this parser refuses (found by fuzzing: a SubIFD
+        # array past the end of the file) is an unreadable file, not a server error.
         try:
             self.tiff = TiffFile(reader, self.version.size) if self.loader == "tiff" else None
+            # Tiled with stored levels: the file needs no derived pyramid.
+            self.tiled_pyramid = self.tiff is not None and is_tiled_pyramid(self.tiff)
+            layout = structure(self.loader, first, self.tiff, page)
         except TiffError as exc:
             raise UnsupportedImage(f"not a readable TIFF: {exc}") from None
-        # Tiled with stored levels: the file needs no derived pyramid.
-        self.tiled_pyramid = self.tiff is not None and is_tiled_pyramid(self.tiff)
-        layout = structure(self.loader, first, self.tiff, page)
         self.pages = layout.pages
         if not 0 <= page < self.pages:
             raise PageNotFound(f"page {page} is outside 0…{self.pages - 1}")
