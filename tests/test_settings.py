@@ -90,6 +90,8 @@ ROUTES = [
     "/dzi/pyr.tif_files/12/3_4.jpeg",
     "/iiif/3/pyr.tif/info.json",
     "/iiif/3/pyr.tif/0,0,512,512/256,/0/default.jpg",
+    "/iiif/2/pyr.tif/info.json",
+    "/iiif/2/pyr.tif/0,0,512,512/256,/0/default.jpg",
     "/health",
     "/viewer/pyr.tif",
     "/api/v1/image/tile?path=nope.tif&level=0&x=0&y=0",  # an error: the same on HEAD

@@ -31,7 +31,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     http_errors.install(app)
     app.include_router(simple.router)
     app.include_router(deepzoom.router)
-    app.include_router(iiif.router)
+    for router in iiif.routers:
+        app.include_router(router)
     app.add_middleware(Edge, settings=settings)
 
     @app.get("/health")

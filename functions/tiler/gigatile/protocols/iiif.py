@@ -1,5 +1,8 @@
-"""IIIF Image API 3.0, compliance level 2: /iiif/3/ID/info.json and
-/iiif/3/ID/REGION/SIZE/ROTATION/QUALITY.FORMAT (https://iiif.io/api/image/3.0/).
+"""IIIF Image API 3.0 and 2.1, compliance level 2: /iiif/3/ID/info.json and
+/iiif/3/ID/REGION/SIZE/ROTATION/QUALITY.FORMAT (https://iiif.io/api/image/3.0/), the same
+under /iiif/2/ (https://iiif.io/api/image/2.1/). The versions differ in info.json's shape,
+in size syntax (3.0 needs `^` to upscale and says `max`; 2.1 upscales freely and also says
+`full`) and in their context and profile URIs; one router per version, one code path.
 
 Region and size pick a scale; the render is the same plan as every tile (the cheapest
 pyramid level, Lanczos3), so a IIIF tile and the DeepZoom tile it equals share caches.
@@ -13,6 +16,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import quote
 
@@ -31,12 +35,9 @@ from ..observability import record_tile
 from ..service import Tiler, tile_etag
 from .params import TilerDep
 
-router = APIRouter(prefix="/iiif/3", tags=["iiif"])
-
-CONTEXT = "http://iiif.io/api/image/3/context.json"
-LD_JSON = f'application/ld+json;profile="{CONTEXT}"'
-PROFILE_LINK = '<http://iiif.io/api/image/3/level2.json>;rel="profile"'
 TILE_SIZE = 256
+EXTRA_FORMATS = ["webp", "avif"]
+EXTRA_QUALITIES = ["color", "gray", "bitonal"]
 NUMBER = r"\d+(?:\.\d+)?"
 REQUEST = re.compile(
     r"^(?P<id>.+)/(?P<region>[^/]+)/(?P<size>[^/]+)/(?P<rotation>[^/]+)/(?P<quality>[^/.]+)\.(?P<fmt>[^/.]+)$"
@@ -87,11 +88,15 @@ def parse_region(text: str, width: int, height: int) -> tuple[int, int, int, int
     return x, y, min(w, width - x), min(h, height - y)
 
 
-def parse_size(text: str, rw: int, rh: int, limits: Limits) -> tuple[int, int]:
-    upscale = text.startswith("^")
-    spec = text.removeprefix("^")
+def parse_size(text: str, rw: int, rh: int, limits: Limits, version: int = 3) -> tuple[int, int]:
+    """Output size of a rw × rh region. 3.0: `^` allows upscaling; 2.1: upscaling needs no
+    marker and `full` is the region's own size."""
+    upscale = version == 2 or text.startswith("^")
+    spec = text if version == 2 else text.removeprefix("^")
     if spec == "max":
         return limits.fit(rw, rh)
+    if spec == "full" and version == 2:
+        spec = f"{rw},{rh}"
     if m := SIZE_PCT.match(spec):
         k = float(m.group(1)) / 100
         w, h = round(rw * k), round(rh * k)
@@ -106,7 +111,9 @@ def parse_size(text: str, rw: int, rh: int, limits: Limits) -> tuple[int, int]:
             w = int(ws) if ws else round(rw * int(hs) / rh)
             h = int(hs) if hs else round(rh * int(ws) / rw)
     else:
-        raise InvalidParameter(f"size must be max, w,, ,h, pct:n, w,h or !w,h (with ^ to upscale), got {text!r}")
+        keywords = "full, max" if version == 2 else "max"
+        marker = "" if version == 2 else " (with ^ to upscale)"
+        raise InvalidParameter(f"size must be {keywords}, w,, ,h, pct:n, w,h or !w,h{marker}, got {text!r}")
     if w <= 0 or h <= 0:
         raise InvalidParameter(f"size {text!r} gives an empty image")
     if not upscale and (w > rw or h > rh):
@@ -126,7 +133,7 @@ def parse_rotation(text: str) -> tuple[bool, float]:
     return bool(m.group(1)), float(m.group(2)) % 360
 
 
-def plan_for(region: str, size: str, rotation: str, quality: str, limits: Limits):
+def plan_for(region: str, size: str, rotation: str, quality: str, limits: Limits, version: int = 3):
     """Parse the four path parameters into a function from the source to a render Plan."""
     mirror, angle = parse_rotation(rotation)
     if quality not in QUALITIES:
@@ -134,7 +141,7 @@ def plan_for(region: str, size: str, rotation: str, quality: str, limits: Limits
 
     def plan(src: SourceImage) -> Plan:
         rx, ry, rw, rh = parse_region(region, src.width, src.height)
-        ow, oh = parse_size(size, rw, rh, limits)
+        ow, oh = parse_size(size, rw, rh, limits, version)
         scale = min(rw / ow, rh / oh)
         view = (math.ceil(src.width / scale), math.ceil(src.height / scale))
         left, top = min(math.floor(rx / scale), view[0] - 1), min(math.floor(ry / scale), view[1] - 1)
@@ -153,7 +160,7 @@ def public_base(request: Request, settings: Settings) -> str:
     return f"{proto}://{host.split(',')[0].strip()}{request.scope.get('root_path', '')}"
 
 
-def info(src: SourceImage, service_id: str, limits: Limits) -> dict:
+def tiles_and_sizes(src: SourceImage, limits: Limits) -> tuple[list[dict], list[dict]]:
     longest = max(src.width, src.height)
     factors = [2**i for i in range(max(1, math.ceil(math.log2(longest / TILE_SIZE)) + 1))]
     # One size per scale factor, as viewers (OpenSeadragon 5, Mirador) pair them up to pick
@@ -163,8 +170,13 @@ def info(src: SourceImage, service_id: str, limits: Limits) -> dict:
         w, h = math.ceil(src.width / f), math.ceil(src.height / f)
         if w * h <= limits.max_area and w <= limits.max_width and h <= limits.max_height:
             sizes.append({"width": w, "height": h})
+    return [{"width": TILE_SIZE, "height": TILE_SIZE, "scaleFactors": factors}], sizes
+
+
+def info3(src: SourceImage, service_id: str, limits: Limits) -> dict:
+    tiles, sizes = tiles_and_sizes(src, limits)
     return {
-        "@context": CONTEXT,
+        "@context": "http://iiif.io/api/image/3/context.json",
         "id": service_id,
         "type": "ImageService3",
         "protocol": "http://iiif.io/api/image",
@@ -174,44 +186,102 @@ def info(src: SourceImage, service_id: str, limits: Limits) -> dict:
         "maxWidth": limits.max_width,
         "maxHeight": limits.max_height,
         "maxArea": limits.max_area,
-        "tiles": [{"width": TILE_SIZE, "height": TILE_SIZE, "scaleFactors": factors}],
+        "tiles": tiles,
         "sizes": sizes,
-        "extraFormats": ["webp", "avif"],
-        "extraQualities": ["color", "gray", "bitonal"],
+        "extraFormats": EXTRA_FORMATS,
+        "extraQualities": EXTRA_QUALITIES,
         "extraFeatures": ["mirroring", "rotationArbitrary", "sizeUpscaling", "profileLinkHeader"],
     }
 
 
-@router.get("/{path:path}")
-@offload
-def iiif(request: Request, tiler: TilerDep, path: str):
-    settings = tiler.settings
-    token, path = split_path_token(path) if settings.signing_keys else (None, path)
-    page, path = split_page(path)
-    if path.endswith("/info.json"):
-        return info_response(request, tiler, path.removesuffix("/info.json"), page, token)
-    m = REQUEST.match(path)
-    if not m:
-        # The bare service URI: the spec asks for a 303 to its info.json. (An id that itself
-        # looks like ID/REGION/SIZE/ROTATION/QUALITY.FORMAT is read as an image request.)
-        require_access(settings, request, path, token)
-        tiler.version(path)  # 404 for an unknown image, 400 for a bad id
-        service = service_uri(request, settings, path, page, token)
-        return RedirectResponse(f"{service}/info.json", status_code=303, headers={"Cache-Control": "max-age=300"})
+def info2(src: SourceImage, service_id: str, limits: Limits) -> dict:
+    tiles, sizes = tiles_and_sizes(src, limits)
+    # Beyond level 2: what is really served (jsonldMediaType: the JSON-LD content type on
+    # request; baseUriRedirect: the bare service URI answers 303).
+    supports = ["mirroring", "rotationArbitrary", "sizeAboveFull", "regionSquare", "profileLinkHeader", "cors"]
+    supports += ["jsonldMediaType", "baseUriRedirect"]
+    return {
+        "@context": "http://iiif.io/api/image/2/context.json",
+        "@id": service_id,
+        "protocol": "http://iiif.io/api/image",
+        "width": src.width,
+        "height": src.height,
+        "profile": [
+            "http://iiif.io/api/image/2/level2.json",
+            {
+                "formats": ["jpg", "png", *EXTRA_FORMATS],
+                "qualities": ["default", *EXTRA_QUALITIES],
+                "supports": supports,
+                "maxWidth": limits.max_width,
+                "maxHeight": limits.max_height,
+                "maxArea": limits.max_area,
+            },
+        ],
+        "tiles": tiles,
+        "sizes": sizes,
+    }
 
-    image_id = m["id"]
-    require_access(settings, request, image_id, token)
-    fmt, negotiated = output_format(request, m["fmt"])
-    plan = plan_for(m["region"], m["size"], m["rotation"], m["quality"], Limits.of(settings))
-    version = tiler.version(image_id)
-    etag = tile_etag(version, "iiif", m["region"], m["size"], m["rotation"], m["quality"], fmt, page)
 
-    def make() -> Body:
-        result = tiler.render(image_id, plan, fmt, None, page)
-        record_tile(image_id, result, region=m["region"], size=m["size"], page=page)
-        return Body(result.body, result.media_type)
+@dataclass(frozen=True)
+class Version:
+    number: int
+    info: Callable[[SourceImage, str, Limits], dict]
 
-    return respond(request, settings, Cache(etag, version), make, {"Link": PROFILE_LINK} | negotiated)
+    @property
+    def context(self) -> str:
+        return f"http://iiif.io/api/image/{self.number}/context.json"
+
+    @property
+    def profile_link(self) -> str:
+        return f'<http://iiif.io/api/image/{self.number}/level2.json>;rel="profile"'
+
+    @property
+    def ld_json(self) -> str:
+        return f'application/ld+json;profile="{self.context}"'
+
+
+def make_router(version: Version) -> APIRouter:
+    router = APIRouter(prefix=f"/iiif/{version.number}", tags=["iiif"])
+
+    @router.get("/{path:path}", name=f"iiif{version.number}", summary=f"IIIF Image API {version.number}")
+    @offload
+    def iiif(request: Request, tiler: TilerDep, path: str) -> Response:
+        settings = tiler.settings
+        token, path = split_path_token(path) if settings.signing_keys else (None, path)
+        page, path = split_page(path)
+        if path.endswith("/info.json"):
+            return info_response(request, tiler, version, path.removesuffix("/info.json"), page, token)
+        m = REQUEST.match(path)
+        if not m:
+            # The bare service URI: the spec asks for a 303 to its info.json. (An id that itself
+            # looks like ID/REGION/SIZE/ROTATION/QUALITY.FORMAT is read as an image request.)
+            require_access(settings, request, path, token)
+            tiler.version(path)  # 404 for an unknown image, 400 for a bad id
+            service = service_uri(request, settings, version, path, page, token)
+            return RedirectResponse(f"{service}/info.json", status_code=303, headers={"Cache-Control": "max-age=300"})
+
+        image_id = m["id"]
+        require_access(settings, request, image_id, token)
+        fmt, negotiated = output_format(request, m["fmt"])
+        plan = plan_for(m["region"], m["size"], m["rotation"], m["quality"], Limits.of(settings), version.number)
+        source_version = tiler.version(image_id)
+        params = (m["region"], m["size"], m["rotation"], m["quality"], fmt, page)
+        etag = tile_etag(source_version, f"iiif{version.number}", *params)  # sizes read differently
+
+        def make() -> Body:
+            result = tiler.render(image_id, plan, fmt, None, page)
+            record_tile(image_id, result, region=m["region"], size=m["size"], page=page)
+            return Body(result.body, result.media_type)
+
+        headers = {"Link": version.profile_link} | negotiated
+        return respond(request, settings, Cache(etag, source_version), make, headers)
+
+    return router
+
+
+V3 = Version(3, info3)
+V2 = Version(2, info2)
+routers = [make_router(V3), make_router(V2)]
 
 
 def split_page(path: str) -> tuple[int, str]:
@@ -220,22 +290,31 @@ def split_page(path: str) -> tuple[int, str]:
     return (int(m[1]), m[2]) if m else (0, path)
 
 
-def service_uri(request: Request, settings: Settings, image_id: str, page: int, token: str | None) -> str:
+def service_uri(
+    request: Request, settings: Settings, version: Version, image_id: str, page: int, token: str | None
+) -> str:
     """The image's IIIF id; a path token and page stay in it, so that viewers send them with every tile."""
     signed = f"t:{token}/" if token else ""
     paged = f"page:{page}/" if page else ""
-    return f"{public_base(request, settings)}/iiif/3/{signed}{paged}{quote(image_id, safe='')}"
+    return f"{public_base(request, settings)}/iiif/{version.number}/{signed}{paged}{quote(image_id, safe='')}"
 
 
-def info_response(request: Request, tiler: Tiler, image_id: str, page: int, token: str | None) -> Response:
+def info_response(
+    request: Request, tiler: Tiler, version: Version, image_id: str, page: int, token: str | None
+) -> Response:
     settings = tiler.settings
     require_access(settings, request, image_id, token)
-    version = tiler.version(image_id)
-    service_id = service_uri(request, settings, image_id, page, token)
-    cache = Cache(tile_etag(version, "info", service_id), version, max_age=settings.meta_max_age)
-    media = LD_JSON if "application/ld+json" in request.headers.get("accept", "") else "application/json"
+    source_version = tiler.version(image_id)
+    service_id = service_uri(request, settings, version, image_id, page, token)
+    cache = Cache(tile_etag(source_version, "info", service_id), source_version, max_age=settings.meta_max_age)
+    ld = "application/ld+json" in request.headers.get("accept", "")
+    media = version.ld_json if ld else "application/json"
 
     def make() -> Body:
-        return Body(info(tiler.describe(image_id, page), service_id, Limits.of(settings)), media)
+        return Body(version.info(tiler.describe(image_id, page), service_id, Limits.of(settings)), media)
 
-    return respond(request, settings, cache, make, {"Vary": "Accept", "Link": PROFILE_LINK})
+    headers = {"Vary": "Accept", "Link": version.profile_link}
+    if not ld and version.number == 2:  # plain JSON: where its JSON-LD context is (2.1 §5)
+        context = f'<{version.context}>;rel="http://www.w3.org/ns/json-ld#context";type="application/ld+json"'
+        headers["Link"] = f"{headers['Link']}, {context}"
+    return respond(request, settings, cache, make, headers)
