@@ -40,7 +40,10 @@ def quality(tables: bytes) -> int | None:
         marker, length = tables[i + 1], struct.unpack(">H", tables[i + 2 : i + 4])[0]
         if marker == 0xDB and length >= 67:
             precision = tables[i + 4] >> 4
-            values = struct.unpack(">64H", tables[i + 5 : i + 133]) if precision else tuple(tables[i + 5 : i + 69])
+            end = i + 5 + (128 if precision else 64)
+            if end > len(tables):  # a table cut short: no estimate
+                return None
+            values = struct.unpack(">64H", tables[i + 5 : end]) if precision else tuple(tables[i + 5 : end])
             scale = sum(values) * 100 / STD_LUMINANCE_SUM
             estimate = (200 - scale) / 2 if scale <= 100 else 5000 / scale
             return max(1, min(100, round(estimate)))
