@@ -45,21 +45,12 @@ class GigatileHttp:
 
     def _start(self):
         import http.client
-        import threading
-        import time
+        from urllib.parse import urlsplit
 
-        import uvicorn
+        from infra.local_stack import start_server
 
-        from gigatile.app import create_app
-        from infra.local_stack import free_port
-
-        app = create_app()
-        port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-        threading.Thread(target=server.run, daemon=True).start()
-        while not server.started:
-            time.sleep(0.005)
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        base, _server = start_server()
+        self.conn = http.client.HTTPConnection(urlsplit(base).netloc, timeout=30)
 
     def tile(self, level: int, x: int, y: int) -> bytes:
         from urllib.parse import urlencode
