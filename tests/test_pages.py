@@ -128,6 +128,20 @@ def test_iiif_page_segment(client, page_files):
     assert client.get("/iiif/3/pages%2Fmulti.tif/info.json").json()["width"] == 1200
 
 
+def test_a_manifest_has_one_canvas_per_page(client, page_files):
+    from iiif_prezi3 import Manifest
+
+    doc = client.get("/iiif/3/pages%2Fmulti.tif/manifest.json").json()
+    canvases = Manifest.model_validate(doc).items
+    assert [(c.width, c.height) for c in canvases] == PAGE_SIZES
+    services = [c["items"][0]["items"][0]["body"]["service"][0]["id"] for c in doc["items"]]
+    assert services[0].endswith("/iiif/3/pages%2Fmulti.tif") and services[2].endswith(
+        "/iiif/3/page:2/pages%2Fmulti.tif"
+    )
+    v2 = client.get("/iiif/2/pages%2Fmulti.tif/manifest.json").json()
+    assert [(c["width"], c["height"]) for c in v2["sequences"][0]["canvases"]] == PAGE_SIZES
+
+
 @pytest.mark.parametrize(
     "url",
     [

@@ -91,6 +91,7 @@ ROUTES = [
     "/iiif/3/pyr.tif/info.json",
     "/iiif/3/pyr.tif/0,0,512,512/256,/0/default.jpg",
     "/iiif/2/pyr.tif/info.json",
+    "/iiif/3/pyr.tif/manifest.json",
     "/iiif/2/pyr.tif/0,0,512,512/256,/0/default.jpg",
     "/health",
     "/viewer/pyr.tif",

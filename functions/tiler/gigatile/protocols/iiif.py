@@ -33,6 +33,7 @@ from ..imaging.plan import Plan
 from ..imaging.source_image import SourceImage
 from ..observability import record_tile
 from ..service import Tiler, tile_etag
+from .manifests import MAX_CANVASES, Page, manifest2, manifest3
 from .params import TilerDep
 
 TILE_SIZE = 256
@@ -226,6 +227,7 @@ def info2(src: SourceImage, service_id: str, limits: Limits) -> dict:
 class Version:
     number: int
     info: Callable[[SourceImage, str, Limits], dict]
+    manifest: Callable[[str, str, list[Page]], dict]
 
     @property
     def context(self) -> str:
@@ -251,6 +253,8 @@ def make_router(version: Version) -> APIRouter:
         page, path = split_page(path)
         if path.endswith("/info.json"):
             return info_response(request, tiler, version, path.removesuffix("/info.json"), page, token)
+        if path.endswith("/manifest.json"):  # of the whole image, every page a canvas
+            return manifest_response(request, tiler, version, path.removesuffix("/manifest.json"), token)
         m = REQUEST.match(path)
         if not m:
             # The bare service URI: the spec asks for a 303 to its info.json. (An id that itself
@@ -279,8 +283,8 @@ def make_router(version: Version) -> APIRouter:
     return router
 
 
-V3 = Version(3, info3)
-V2 = Version(2, info2)
+V3 = Version(3, info3, manifest3)
+V2 = Version(2, info2, manifest2)
 routers = [make_router(V3), make_router(V2)]
 
 
@@ -318,3 +322,24 @@ def info_response(
         context = f'<{version.context}>;rel="http://www.w3.org/ns/json-ld#context";type="application/ld+json"'
         headers["Link"] = f"{headers['Link']}, {context}"
     return respond(request, settings, cache, make, headers)
+
+
+def manifest_response(request: Request, tiler: Tiler, version: Version, image_id: str, token: str | None) -> Response:
+    settings = tiler.settings
+    require_access(settings, request, image_id, token)
+    source_version = tiler.version(image_id)
+    manifest_id = f"{service_uri(request, settings, version, image_id, 0, token)}/manifest.json"
+    cache = Cache(tile_etag(source_version, "manifest", manifest_id), source_version, max_age=settings.meta_max_age)
+    presentation = f"http://iiif.io/api/presentation/{version.number}/context.json"
+    ld = "application/ld+json" in request.headers.get("accept", "")
+    media = f'application/ld+json;profile="{presentation}"' if ld else "application/json"
+
+    def make() -> Body:
+        first = tiler.describe(image_id)
+        pages = []
+        for n in range(min(first.pages, MAX_CANVASES)):
+            src = tiler.describe(image_id, n) if n else first
+            pages.append(Page(service_uri(request, settings, version, image_id, n, token), src.width, src.height))
+        return Body(version.manifest(manifest_id, image_id, pages), media)
+
+    return respond(request, settings, cache, make, {"Vary": "Accept"})
