@@ -3,11 +3,18 @@
 Every tile of a level is a crop of the same virtual image (the chosen source level
 resized with Lanczos3 so that its content is exactly 1/scale of the source), so
 neighbouring tiles meet without seams; libvips computes only the pixels a crop needs.
+The source level is the nearest stored level at least as fine as the view, whatever its
+downsample (a 1/8 view of a slide with levels 1, 4, 16 is its 4× level halved), and its
+internal mask, if it has one, becomes the alpha band.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from ..errors import AssociatedImageNotFound, TooLarge
 from .display import to_display, to_srgb
+from .opened import Opened
 from .plan import Plan
 from .source_image import SourceImage
 
@@ -18,12 +25,24 @@ def view_at(source: SourceImage, scale: float, width: int, height: int):
     A grid rounds level sizes up (ceil(30000 / 32) = 938) where the content ends at 937.5:
     the missing part of the last column or row repeats its edge.
     """
-    opened, downsample = source.level_for(scale)
+    level, opened, downsample = source.level_for(scale)
     image = opened.image
+    if level.mask is not None:
+        image = with_mask(image, source.open_mask(level.mask).image)
     factor = downsample / scale
     if factor != 1:
         image = resize(image, factor)
     return opened, _exactly(image, width, height)
+
+
+def with_mask(image, mask):
+    """The level with its 1-bit mask (0 or 255, the level's size) as alpha; masked pixels
+    become transparent, or the background colour where the output has no alpha (JPEG)."""
+    if (mask.width, mask.height) != (image.width, image.height):
+        mask = _exactly(mask, image.width, image.height)
+    if image.hasalpha():  # both: visible only where both say so
+        return image[: image.bands - 1].bandjoin((image[image.bands - 1] & mask[0]).cast(image.format))
+    return image.bandjoin(mask[0].cast(image.format))
 
 
 def resize(image, hscale: float, vscale: float | None = None):
@@ -62,6 +81,21 @@ def render(source: SourceImage, plan: Plan):
         if alpha is not None:
             image = image.bandjoin(alpha)
     return opened, image
+
+
+def render_associated(source: SourceImage, name: str, max_side: int, max_pixels: int) -> tuple[Opened, Any]:
+    """A slide's associated image `name` (label, macro, thumbnail) whole, for display, and
+    the open image it reads. Its size is checked from its header before any decode."""
+    found = source.associated.get(name)
+    if found is None:
+        names = ", ".join(source.associated) or "none"
+        raise AssociatedImageNotFound(f"no associated image {name!r} (this image has: {names})")
+    opened = source.images.open_once(source.reader, dict(found.options))
+    width, height = opened.image.width, opened.image.height
+    if max(width, height) > max_side or width * height > max_pixels:
+        limits = f"{max_side} px a side, {max_pixels} pixels"
+        raise TooLarge(f"the {width}×{height} {name} image is over the output limits ({limits})")
+    return opened, to_display(opened.image)
 
 
 def _exactly(image, width: int, height: int):
