@@ -69,13 +69,25 @@ def _abbreviate(stream: bytes, colour: str) -> tuple[bytes, bytes]:
     return SOI + b"".join(tables) + EOI, SOI + b"".join(tile)
 
 
-def _tiles(pixels: np.ndarray, size: int, quality: int, colour: str, tables: list[bytes]) -> Iterator[bytes]:
-    h, w = pixels.shape[:2]
-    rows, cols = -(-h // size), -(-w // size)
-    padded = np.pad(pixels, ((0, rows * size - h), (0, cols * size - w), (0, 0)), mode="edge")
-    for r in range(rows):
-        for c in range(cols):
-            block = padded[r * size : (r + 1) * size, c * size : (c + 1) * size]
+def _shape(level) -> tuple[int, int]:
+    """(height, width) of a level given as an array or as a (lazy) libvips image."""
+    return level.shape[:2] if isinstance(level, np.ndarray) else (level.height, level.width)
+
+
+def _block(level, x: int, y: int, w: int, h: int) -> np.ndarray:
+    if isinstance(level, np.ndarray):
+        return level[y : y + h, x : x + w]
+    region = level.crop(x, y, w, h)
+    return np.ndarray(buffer=region.write_to_memory(), dtype=np.uint8, shape=(h, w, region.bands))
+
+
+def _tiles(level, size: int, quality: int, colour: str, tables: list[bytes]) -> Iterator[bytes]:
+    """The level's tiles as TIFF stores them, edge tiles padded by repeating the edge."""
+    h, w = _shape(level)
+    for y in range(0, h, size):
+        for x in range(0, w, size):
+            block = _block(level, x, y, min(size, w - x), min(size, h - y))
+            block = np.pad(block, ((0, size - block.shape[0]), (0, size - block.shape[1]), (0, 0)), mode="edge")
             table, tile = _abbreviate(_jpeg(block, quality, colour), colour)
             assert not tables or tables[0] == table, "every tile must share one set of tables"
             tables[:1] = [table]
@@ -90,7 +102,7 @@ def shrink(pixels: np.ndarray, factor: float) -> np.ndarray:
     pyvips = vips()
     h, w = pixels.shape[:2]
     image = pyvips.Image.new_from_memory(np.ascontiguousarray(pixels).tobytes(), w, h, pixels.shape[2], "uchar")
-    out = image.resize(1 / factor, kernel="linear").crop(0, 0, int(w / factor), int(h / factor))
+    out = image.resize(1 / factor, kernel="linear").crop(0, 0, max(1, int(w / factor)), max(1, int(h / factor)))
     return np.ndarray(buffer=out.write_to_memory(), dtype=np.uint8, shape=(out.height, out.width, out.bands))
 
 
@@ -104,8 +116,9 @@ def aperio_svs(
     tile: int = 240,
     quality: int = 80,
 ) -> Path:
-    """`levels`: the baseline, then each reduced level (e.g. `shrink(baseline, 4)`)."""
-    h, w = levels[0].shape[:2]
+    """`levels`: the baseline, then each reduced level (e.g. `shrink(baseline, 4)`), as
+    arrays or as lazy libvips images (for slides too large to hold)."""
+    h, w = _shape(levels[0])
     # tifffile writes photometric YCbCr for JPEG unless told the stored colour space.
     subsampling, stored = ((1, 1), {"outcolorspace": "RGB"}) if colour == "rgb" else ((2, 2), {})
     scheme = f"JPEG/{'RGB' if colour == 'rgb' else 'YCC'} Q={quality}"
@@ -117,7 +130,7 @@ def aperio_svs(
         tiles = list(_tiles(level, tile, quality, colour, tables))
         tif.write(
             iter(tiles),
-            shape=level.shape,
+            shape=(*_shape(level), 3),
             dtype=np.uint8,
             tile=(tile, tile),
             compression=7,
@@ -147,10 +160,13 @@ def aperio_svs(
 
     with tifffile.TiffWriter(path) as tif:
         tiled(tif, levels[0], f"{AP} \r\n{w}x{h} [0,0 {w}x{h}] ({tile}x{tile}) {scheme}{common}")
-        thumb = shrink(levels[0], max(w, h) / 768)
+        if isinstance(levels[0], np.ndarray):
+            thumb = shrink(levels[0], max(w, h) / 768)
+        else:  # a lazy slide: its smallest level, rather than computing the whole baseline
+            thumb = _block(levels[-1], 0, 0, *_shape(levels[-1])[::-1])
         stripped_jpeg(tif, thumb, f"{AP} \r\n{w}x{h} -> {thumb.shape[1]}x{thumb.shape[0]} - {common}", 0)
         for level in levels[1:]:
-            lw, lh = level.shape[1], level.shape[0]
+            lh, lw = _shape(level)
             tiled(tif, level, f"{AP} \r\n{w}x{h} [0,0 {w}x{h}] ({tile}x{tile}) -> {lw}x{lh} {scheme}{common}")
         tif.write(
             label,

@@ -238,3 +238,41 @@ def test_low_zoom_tiles_read_a_handful_of_ranges(configure, s3, slides):
     covered = {0: 2, 1: 9, 2: 4, 3: 9, 4: 4}
     assert all(counts[level][0] <= covered[level] for level in counts), counts
     assert all(read <= size / 10 for _, read in counts.values()), counts
+
+
+def test_a_large_slide_reads_only_what_each_zoom_needs(configure, s3, tmp_path):
+    """A 16,000 × 12,000 slide (levels 4×, 16×, 32×; 33 MiB), cold at every DeepZoom zoom
+    with the slide's own 240 px tiles: a zoom the slide stores is its stored tile (one GET,
+    passed through); a zoom between stored levels reads the finer level's tiles under the
+    view and the resize's margin (Lanczos3: 4 × 4 stored tiles for a halving), one GET
+    each; none reads more than 4 MiB."""
+    from infra.local_stack import pattern
+
+    width, height = 16000, 12000
+    # Each level its own pattern (no need to compute the whole baseline to shrink it).
+    levels = [pattern(width, height, seed=3)] + [pattern(width // d, height // d, seed=3 + d) for d in (4, 16, 32)]
+    blank = np.zeros((300, 300, 3), np.uint8)
+    path = aperio_svs(tmp_path / "large.svs", levels, blank, blank)
+    s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/slides/large.svs")
+    client = configure()
+    dzi = client.get("/dzi/slides/large.svs.dzi?tile_size=240&overlap=0").text
+    assert f'Width="{width}" Height="{height}"' in dzi
+    opened = s3.proxy.gets("/slides/large.svs")
+    top = math.ceil(math.log2(width))
+    figures = []
+    for level in range(top, top - 10, -1):  # 1/1 … 1/512
+        scale = 2 ** (top - level)
+        cols, rows = math.ceil(width / scale / 240), math.ceil(height / scale / 240)
+        s3.proxy.reset()
+        response = client.get(
+            f"/dzi/slides/large.svs_files/{level}/{cols // 2}_{rows // 2}.jpeg?tile_size=240&overlap=0"
+        )
+        assert response.status_code == 200
+        gets = s3.proxy.gets("/slides/large.svs")
+        figures.append((scale, len(gets), sum(r.bytes for r in gets)))
+    print(f"\nlarge.svs {path.stat().st_size / 2**20:.1f} MiB: open {len(opened)} GETs")
+    for scale, n, read in figures:
+        print(f"1/{scale}: {n} GETs, {read / 1024:.0f} KiB")
+    stored = {1, 4, 16, 32}
+    assert all(n <= 1 for scale, n, _ in figures if scale in stored), figures
+    assert all(n <= 16 and read <= 4 * 2**20 for _, n, read in figures), figures
