@@ -125,12 +125,34 @@ def test_a_view_between_levels_resamples_mask_and_colour_together(client, cog):
     assert agree.mean() > 0.99
 
 
+# The test COG is 85 KiB: read by small blocks and a small first read, as a large COG is,
+# so that its tiles are not already in the blocks the open read.
+SMALL_READS = {"GIGATILE_OPEN_READ_KB": 16, "GIGATILE_BLOCK_SIZE": 4096}
+
+
 def test_a_masked_tile_costs_few_gets(configure, s3, cog):
-    client = configure()
+    client = configure(**SMALL_READS)
     assert client.get("/api/v1/image/meta", params={"path": ID}).status_code == 200
     opened = len(s3.proxy.gets(ID))
     s3.proxy.reset()
     client.get(TILE, params={"path": ID, "level": 3, "x": 2, "y": 2, "format": "png"})
-    tile_gets = len(s3.proxy.gets(ID))
-    # GDAL puts every IFD up front, and each mask tile right after its image tile.
-    assert opened == 1 and tile_gets <= 2, (opened, tile_gets)
+    gets = s3.proxy.gets(ID)
+    # GDAL puts every IFD up front, and each mask tile right after its image tile: one GET
+    # for the image tile, one for the block holding the (small) mask tile.
+    assert opened == 1 and 1 <= len(gets) <= 2, (opened, gets)
+
+
+def test_a_failed_read_is_s3s_error_and_the_instance_recovers(configure, s3, cog):
+    """A tile reads the level and its mask through two range sources; an S3 failure in
+    either is a 502, not an unreadable image, and the next request reads both afresh."""
+    client = configure(**SMALL_READS)
+    assert client.get("/api/v1/image/meta", params={"path": ID}).status_code == 200
+    # The image tile's GET goes through ("ok" is no fault the proxy knows); the mask's fails.
+    s3.proxy.faults = ["ok"] + ["internal"] * 3
+    params = {"path": ID, "level": 3, "x": 1, "y": 1, "format": "png"}
+    failed = client.get(TILE, params=params)
+    assert (failed.status_code, failed.json()["error"]["code"]) == (502, "upstream_error")
+    s3.proxy.faults = []
+    tile = pixels(decode(client.get(TILE, params=params).content))
+    _, mask = oracle(cog, W, H)
+    assert np.array_equal(tile[..., 3], mask[256:512, 256:512])

@@ -193,10 +193,10 @@ class Tiler:
             if time.monotonic() > deadline:  # waiting for a render slot
                 raise DeadlineExceeded("the request's time budget ran out before rendering")
             start = time.perf_counter()
-            opened, image = self._render_or_wait(image_id, page, served, plan)
+            reads, image = self._render_or_wait(image_id, page, served, plan)
             keep_icc = plan.icc == "keep"
             body = run_guarded(
-                opened, self.images, image, lambda: encode(image, fmt, quality or DEFAULT_QUALITY, keep_icc), deadline
+                reads, self.images, image, lambda: encode(image, fmt, quality or DEFAULT_QUALITY, keep_icc), deadline
             )
             elapsed = (time.perf_counter() - start) * 1000
         if len(body) > self.settings.max_response_bytes:  # Lambda's payload limit, after base64

@@ -30,15 +30,18 @@ def _libvips_message(exc: Exception) -> str:
 
 
 @contextlib.contextmanager
-def vips_errors(source: RangeSource):
-    """Turn a libvips failure into the error that caused it: S3's if a read failed, else 415."""
+def vips_errors(*sources: RangeSource):
+    """Turn a libvips failure into the error that caused it: S3's if a read of one of the
+    `sources` failed, else 415."""
     pyvips = vips()
     try:
         yield
     except pyvips.Error as exc:
-        source.raise_pending()
+        for source in sources:
+            source.raise_pending()
         raise UnsupportedImage(f"not a readable image: {_libvips_message(exc)}") from None
-    source.raise_pending()
+    for source in sources:
+        source.raise_pending()
 
 
 def _cost(image, random_access: bool) -> int:
@@ -91,15 +94,19 @@ class OpenImages:
         return len(self._cache)
 
 
-def run_guarded(opened: Opened, cache: OpenImages, image, fn, deadline: float):
-    """Run `fn`, a libvips call computing `image` from `opened`, within `deadline`
-    (monotonic): map failures to their cause and drop the open image they may have spoilt."""
-    opened.source.extend_deadline(deadline)
+def run_guarded(opened: Opened | tuple[Opened, ...], cache: OpenImages, image, fn, deadline: float):
+    """Run `fn`, a libvips call computing `image` from `opened` (an open image, or all those
+    it reads: a level and its mask), within `deadline` (monotonic): map failures to their
+    cause and drop the open images they may have spoilt."""
+    reads = (opened,) if isinstance(opened, Opened) else opened
+    for each in reads:
+        each.source.extend_deadline(deadline)
     try:
-        with WATCHDOG.guard(image, deadline), vips_errors(opened.source):
+        with WATCHDOG.guard(image, deadline), vips_errors(*(each.source for each in reads)):
             return fn()
     except GigatileError:
-        cache.discard(opened)
+        for each in reads:
+            cache.discard(each)
         if time.monotonic() > deadline:
             raise DeadlineExceeded("the request's time budget ran out while rendering") from None
         raise

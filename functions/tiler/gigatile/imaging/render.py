@@ -20,19 +20,23 @@ from .source_image import SourceImage
 
 
 def view_at(source: SourceImage, scale: float, width: int, height: int):
-    """The whole image reduced by `scale`, lazily, as exactly width × height pixels.
+    """The whole image reduced by `scale`, lazily, as exactly width × height pixels, and the
+    open images it reads (the level, and its mask if it has one).
 
     A grid rounds level sizes up (ceil(30000 / 32) = 938) where the content ends at 937.5:
     the missing part of the last column or row repeats its edge.
     """
     level, opened, downsample = source.level_for(scale)
+    reads: tuple[Opened, ...] = (opened,)
     image = opened.image
     if level.mask is not None:
-        image = with_mask(image, source.open_mask(level.mask).image)
+        mask = source.open_mask(level.mask)
+        reads += (mask,)
+        image = with_mask(image, mask.image)
     factor = downsample / scale
     if factor != 1:
         image = resize(image, factor)
-    return opened, _exactly(image, width, height)
+    return reads, _exactly(image, width, height)
 
 
 def with_mask(image, mask):
@@ -56,8 +60,8 @@ def resize(image, hscale: float, vscale: float | None = None):
 
 
 def render(source: SourceImage, plan: Plan):
-    """The plan as a lazy libvips image, and the open level it reads (for error cleanup)."""
-    opened, image = view_at(source, plan.scale, *plan.view)
+    """The plan as a lazy libvips image, and the open images it reads (for error cleanup)."""
+    reads, image = view_at(source, plan.scale, *plan.view)
     left, top, width, height = plan.box
     image = image.crop(left, top, width, height)
     if (width, height) != plan.out:
@@ -80,7 +84,7 @@ def render(source: SourceImage, plan: Plan):
         image = (gray > 127).ifthenelse(255, 0).cast("uchar") if plan.quality == "bitonal" else gray
         if alpha is not None:
             image = image.bandjoin(alpha)
-    return opened, image
+    return reads, image
 
 
 def render_associated(source: SourceImage, name: str, max_side: int, max_pixels: int) -> tuple[Opened, Any]:
