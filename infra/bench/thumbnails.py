@@ -111,7 +111,7 @@ def cost(cache: Path) -> None:
                 read = sum(r.bytes for r in gets) / 2**20
                 src = app.app.state.tiler.describe(path.name)
                 scale = max(src.width, src.height) / side
-                opened, _ = src.level_for(scale)
+                _, opened, _ = src.level_for(scale)
                 level = f"{opened.image.width}×{opened.image.height}"
                 size_mib = path.stat().st_size / 2**20
                 print(f"{path.name:30s} {side:5d} {len(gets):6d} {read:10.2f} {size_mib:12.1f}   {level}")

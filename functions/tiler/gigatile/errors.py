@@ -43,6 +43,12 @@ class PageNotFound(GigatileError):
     code = "page_not_found"
 
 
+class AssociatedImageNotFound(GigatileError):
+    """No associated image (label, macro, thumbnail …) of that name."""
+
+    code = "associated_image_not_found"
+
+
 class TooLarge(GigatileError):
     code = "too_large"
 

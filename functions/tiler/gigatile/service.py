@@ -21,7 +21,7 @@ from .imaging.geometry import Grid, TileGrid
 from .imaging.opened import OpenImages, run_guarded
 from .imaging.passthrough import stored_tile
 from .imaging.plan import Plan
-from .imaging.render import render
+from .imaging.render import render, render_associated
 from .imaging.source_image import SourceImage
 from .lru import LRU
 from .sources.base import ObjectVersion, Store
@@ -132,6 +132,7 @@ class Tiler:
             "source_levels": len(src.levels),
             "page": page,
             "pages": original.pages,
+            "associated": list(original.associated),
         }
 
     def tile(
@@ -192,15 +193,35 @@ class Tiler:
             if time.monotonic() > deadline:  # waiting for a render slot
                 raise DeadlineExceeded("the request's time budget ran out before rendering")
             start = time.perf_counter()
-            opened, image = self._render_or_wait(image_id, page, served, plan)
+            reads, image = self._render_or_wait(image_id, page, served, plan)
             keep_icc = plan.icc == "keep"
             body = run_guarded(
-                opened, self.images, image, lambda: encode(image, fmt, quality or DEFAULT_QUALITY, keep_icc), deadline
+                reads, self.images, image, lambda: encode(image, fmt, quality or DEFAULT_QUALITY, keep_icc), deadline
             )
             elapsed = (time.perf_counter() - start) * 1000
         if len(body) > self.settings.max_response_bytes:  # Lambda's payload limit, after base64
             raise TooLarge(f"the encoded image is {len(body)} bytes, over {self.settings.max_response_bytes}")
         return Tile(body, MEDIA_TYPES[fmt], image.width, image.height, src.reader.snapshot().since(before), elapsed)
+
+    def associated(self, image_id: str, name: str, fmt: str, quality: int | None) -> Tile:
+        """The associated image `name` of the source (a slide's label, macro, thumbnail),
+        whole, encoded as `fmt`."""
+        deadline = time.monotonic() + self.settings.deadline_ms / 1000
+        return self._once_more_if_changed(lambda: self._associated(image_id, name, fmt, quality, deadline))
+
+    def _associated(self, image_id: str, name: str, fmt: str, quality: int | None, deadline: float) -> Tile:
+        src = self.source(image_id).source
+        before = src.reader.snapshot()
+        s = self.settings
+        with self._renders:
+            start = time.perf_counter()
+            opened, image = render_associated(src, name, s.max_output_side, s.max_output_pixels)
+            body = run_guarded(
+                opened, self.images, image, lambda: encode(image, fmt, quality or DEFAULT_QUALITY), deadline
+            )
+            elapsed = (time.perf_counter() - start) * 1000
+        stats = src.reader.snapshot().since(before)
+        return Tile(body, MEDIA_TYPES[fmt], image.width, image.height, stats, elapsed)
 
     def _render_or_wait(self, image_id: str, page: int, served: Served, plan: Plan):
         """Render; a decode over the budget is the conversion policy's to settle."""

@@ -1,79 +1,209 @@
-"""Which stored images are the levels of one page, and how many pages an object has.
+"""Which stored images are the levels of one page, which are masks or associated images,
+and how many pages an object has.
 
-Levels are what a file offers cheaply: the pages or SubIFDs of a pyramidal TIFF, JPEG's
-shrink-on-load (1, 2, 4, 8), WebP's scale-on-load. Each is named by the libvips load
-options that read it. Pages are separate images: the frames of a GIF or animated WebP,
-the pages of a TIFF whose pages are not the levels of one pyramid (a scanned document,
-a stack of unrelated images).
+Levels are what a file offers cheaply: the pages or SubIFDs of a pyramidal TIFF, an
+Aperio slide's own levels (4×, 16×, 32× …, not halvings), JPEG's shrink-on-load (1, 2, 4,
+8), WebP's scale-on-load. Each is named by the libvips load options that read it and
+carries its downsample: the full-resolution size over its own. Pages are separate
+images: the frames of a GIF or animated WebP, the pages of a TIFF whose pages are not the
+levels of one pyramid (a scanned document, a stack of unrelated images).
 
-This is where the rules of other writers' layouts belong (SVS, OME SubIFDs, COG
-overviews and masks): TIFFs are decided from their parsed structure, the rest from the
-libvips header.
+Neither are the other images a TIFF may hold: GDAL's internal transparency masks (one per
+level, each belonging to the level of its size) and a slide's associated images (label,
+macro, thumbnail), reachable by name.
+
+This is where the rules of other writers' layouts belong: TIFFs are decided from their
+parsed structure, the rest from the libvips header.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
-from .tiff import TiffFile
+from .tiff import PHOTOMETRIC, PHOTOMETRIC_MINISBLACK, Ifd, TiffFile
 
 # libvips load options as (name, value) pairs, e.g. (("subifd", 0),) or (("shrink", 4),).
 LoadOptions = tuple[tuple[str, float], ...]
+# (offset, bytes) written over the file as a reader shows it to libvips.
+Patches = tuple[tuple[int, bytes], ...]
+
+# Aperio writes "Aperio Image Library v10.0.51\r\nlabel 387x463" (OpenSlide's format notes).
+ASSOCIATED_WORD = re.compile(r"^\s*(label|macro|thumbnail)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Mask:
+    """A level's internal 1-bit transparency mask (GDAL), as libvips can read it: libvips has
+    no reader for PhotometricInterpretation 4, so `patches` make the mask's IFD read as
+    MinIsBlack (1 → white: opaque)."""
+
+    options: LoadOptions
+    patches: Patches
 
 
 @dataclass(frozen=True)
 class Level:
-    downsample: int  # nominal: 2 ** index
+    downsample: float  # full-resolution size over this level's: 2 ** i when halving, 4, 16 … on slides
+    options: LoadOptions
+    mask: Mask | None = None
+
+
+@dataclass(frozen=True)
+class Associated:
+    """An image kept beside the main one (a slide's label, macro, thumbnail), by name."""
+
+    name: str
     options: LoadOptions
 
 
 @dataclass(frozen=True)
 class Structure:
-    """How many pages an object has, and the levels of one of them."""
+    """How many pages an object has, the levels of one of them, and its associated images."""
 
     pages: int
     levels: tuple[Level, ...]
+    associated: tuple[Associated, ...] = ()
+
+
+@dataclass(frozen=True)
+class TiffLayout:
+    """The IFDs of a TIFF's main chain (by index) sorted by role."""
+
+    images: tuple[int, ...]  # the pages, or the levels of one pyramid when `pyramid`
+    downsamples: tuple[float, ...]  # of each image against the first, when `pyramid`
+    masks: dict[int, int]  # image IFD → the IFD of its mask
+    associated: tuple[tuple[str, int], ...]  # (name, IFD)
+
+    @property
+    def pyramid(self) -> bool:
+        return len(self.downsamples) > 1
 
 
 def _page_option(page: int) -> LoadOptions:
     return (("page", page),) if page else ()
 
 
+def downsample(base: Ifd, ifd: Ifd) -> float | None:
+    """The factor d with |w − W/d| ≤ 1 and |h − H/d| ≤ 1, if any: `ifd` is then `base`
+    reduced by d, sides rounded either way. The integer when one fits (30000 → 937 is 32,
+    46000 × 32914 → 11500 × 8228 is 4), else a ratio of the sizes."""
+    w, h = ifd.width, ifd.height
+    if w < 1 or h < 1:
+        return None
+    low = max(base.width / (w + 1), base.height / (h + 1))
+    high = min(base.width / (w - 1) if w > 1 else math.inf, base.height / (h - 1) if h > 1 else math.inf)
+    for d in (round(base.width / w), base.width / w, base.height / h):
+        if d >= 1 and low <= d <= high:
+            return float(d)
+    return None
+
+
+def is_aperio(tiff: TiffFile) -> bool:
+    return tiff.description(tiff.pages[0]).startswith("Aperio")
+
+
+def _associated_name(tiff: TiffFile, index: int, aperio: bool) -> str | None:
+    """The name of IFD `index` if it is an associated image rather than a page or level: an
+    untiled image beside a tiled one, that the file marks as such (an Aperio slide; a
+    reduced-image NewSubfileType) or whose ImageDescription names it."""
+    ifd, base = tiff.pages[index], tiff.pages[0]
+    if ifd.tiled or not base.tiled:
+        return None
+    lines = tiff.description(ifd).splitlines()
+    words = [m.group(1).lower() for line in lines[:3] if (m := ASSOCIATED_WORD.match(line))]
+    if words:
+        return words[0]
+    if aperio and index == 1:  # IFD 1 of an Aperio slide is always its thumbnail
+        return "thumbnail"
+    if aperio or ifd.reduced:
+        return "thumbnail" if downsample(base, ifd) is not None else f"image{index}"
+    return None
+
+
+def tiff_layout(tiff: TiffFile) -> TiffLayout:
+    ifds = tiff.pages
+    aperio = is_aperio(tiff)
+    images: list[int] = [0]
+    mask_ifds: list[int] = []
+    named: dict[str, int] = {}
+    for index in range(1, len(ifds)):
+        if ifds[index].mask:
+            mask_ifds.append(index)
+        elif (name := _associated_name(tiff, index, aperio)) is not None:
+            named[name if name not in named else f"{name}{index}"] = index
+        else:
+            images.append(index)
+    masks: dict[int, int] = {}
+    for index in mask_ifds:  # each to the image of its size, the nearest before it first
+        size = (ifds[index].width, ifds[index].height)
+        owners = [i for i in images if (ifds[i].width, ifds[i].height) == size and i not in masks]
+        before = [i for i in owners if i < index]
+        if owners:
+            masks[before[-1] if before else owners[0]] = index
+    return TiffLayout(tuple(images), _pyramid(tiff, images, aperio), masks, tuple(named.items()))
+
+
+def _pyramid(tiff: TiffFile, images: list[int], aperio: bool) -> tuple[float, ...]:
+    """The downsamples of `images` when they are the levels of one image, else (1.0,): each
+    smaller than the one before with the first's aspect, stored alike, and marked as a
+    reduced level (NewSubfileType, an Aperio slide) or each half the one before."""
+    base = tiff.pages[images[0]]
+    found = [1.0]
+    for k, index in enumerate(images[1:], 1):
+        ifd = tiff.pages[index]
+        d = downsample(base, ifd)
+        if d is None or d <= found[-1] or ifd.tiled != base.tiled:
+            return (1.0,)
+        if not (aperio or ifd.reduced or d == 2**k):
+            return (1.0,)
+        found.append(d)
+    return tuple(found)
+
+
 def is_tiled_pyramid(tiff: TiffFile) -> bool:
     """Tiled, with stored reduced levels (pages or SubIFDs): every zoom is read by ranges."""
-    return tiff.pages[0].tiled and (len(tiff.pages) > 1 or bool(tiff.subifd_offsets(0)))
+    return tiff.pages[0].tiled and (tiff_layout(tiff).pyramid or bool(tiff.subifd_offsets(0)))
 
 
-def is_page_pyramid(tiff: TiffFile) -> bool:
-    """Whether a TIFF's pages are the levels of one pyramid (each half the one before) rather
-    than separate images: page 1 and the last page are each the first halved that many times."""
-    pages = tiff.pages
-    if len(pages) < 2:
-        return False
-    first = pages[0]
-    for index in (1, len(pages) - 1):
-        expected_w, expected_h = first.width / 2**index, first.height / 2**index
-        if abs(pages[index].width - expected_w) > 1 or abs(pages[index].height - expected_h) > 1:
-            return False
-    return True
+def _mask(tiff: TiffFile, layout: TiffLayout, index: int) -> Mask | None:
+    if index not in layout.masks:
+        return None
+    ifd = tiff.pages[layout.masks[index]]
+    return Mask(_page_option(layout.masks[index]), (tiff.value_patch(ifd, PHOTOMETRIC, PHOTOMETRIC_MINISBLACK),))
+
+
+def tiff_structure(tiff: TiffFile, page: int) -> Structure:
+    layout = tiff_layout(tiff)
+    associated = tuple(Associated(name, _page_option(index)) for name, index in layout.associated)
+
+    def level(d: float, index: int) -> Level:
+        return Level(d, _page_option(index), _mask(tiff, layout, index))
+
+    if layout.pyramid:
+        return Structure(1, tuple(map(level, layout.downsamples, layout.images)), associated)
+    pages = len(layout.images)
+    if not 0 <= page < pages:
+        return Structure(pages, (), associated)
+    index = layout.images[page]
+    option = _page_option(index)
+    reduced = tiff.subifd_offsets(index)
+    # SubIFDs are read only when used: their downsamples are nominal (each half the last).
+    subifds = tuple(Level(2 ** (i + 1), (*option, ("subifd", i))) for i in range(len(reduced)))
+    return Structure(pages, (level(1, index), *subifds), associated)
 
 
 def structure(loader: str, first: Any, tiff: TiffFile | None, page: int) -> Structure:
     """The structure of page `page`; `first` is the object's first page as libvips opened it,
     `loader` its loader family ("tiff", "jpeg", "webp", …), `tiff` its parsed TIFF structure."""
-    option = _page_option(page)
     if tiff is not None:
-        if is_page_pyramid(tiff):
-            return Structure(1, tuple(Level(2**i, _page_option(i)) for i in range(len(tiff.pages))))
-        pages = len(tiff.pages)
-        reduced = tiff.subifd_offsets(page) if 0 <= page < pages else ()
-        return Structure(
-            pages, (Level(1, option), *(Level(2 ** (i + 1), (*option, ("subifd", i))) for i in range(len(reduced))))
-        )
+        return tiff_structure(tiff, page)
+    option = _page_option(page)
     pages = first.get("n-pages") if "n-pages" in first.get_fields() else 1
     longest = max(first.width, first.height)
+    levels: tuple[Level, ...]
     if loader == "jpeg":
         levels = tuple(Level(s, (("shrink", s),) if s > 1 else ()) for s in (1, 2, 4, 8) if s <= longest)
     elif loader == "webp":

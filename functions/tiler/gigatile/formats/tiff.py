@@ -23,8 +23,11 @@ MAX_ENTRIES = 4096  # tags in one IFD
 MAX_VALUES = 4_000_000  # values of one tag (a tile offset array of a 500,000² level)
 
 COMPRESSION_JPEG = 7
-PHOTOMETRIC_MINISBLACK, PHOTOMETRIC_RGB, PHOTOMETRIC_YCBCR = 1, 2, 6
-(NEW_SUBFILE_TYPE, WIDTH, HEIGHT, COMPRESSION, PHOTOMETRIC, SAMPLES) = (254, 256, 257, 259, 262, 277)
+PHOTOMETRIC_MINISBLACK, PHOTOMETRIC_RGB, PHOTOMETRIC_MASK, PHOTOMETRIC_YCBCR = 1, 2, 4, 6
+FILETYPE_REDUCED, FILETYPE_MASK = 1, 4  # NewSubfileType bits
+MAX_DESCRIPTION = 64 * 1024  # longer ImageDescriptions are not read (none of ours needs one)
+(NEW_SUBFILE_TYPE, WIDTH, HEIGHT, COMPRESSION, PHOTOMETRIC, DESCRIPTION) = (254, 256, 257, 259, 262, 270)
+SAMPLES = 277
 TILE_WIDTH, TILE_HEIGHT, TILE_OFFSETS, TILE_BYTE_COUNTS, SUBIFDS, JPEG_TABLES = 322, 323, 324, 325, 330, 347
 TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 6: 1, 7: 1, 8: 2, 9: 4, 13: 4, 16: 8, 17: 8, 18: 8}
 TYPE_CODES = {1: "B", 2: "B", 3: "H", 4: "I", 6: "b", 7: "B", 8: "h", 9: "i", 13: "I", 16: "Q", 17: "q", 18: "Q"}
@@ -63,6 +66,17 @@ class Ifd:
     @property
     def tiled(self) -> bool:
         return self.tile_width > 0 and self.tile_height > 0
+
+    @property
+    def reduced(self) -> bool:
+        """NewSubfileType says: a reduced version of another image (a level, a thumbnail)."""
+        return bool(self.subfile_type & FILETYPE_REDUCED)
+
+    @property
+    def mask(self) -> bool:
+        """A transparency mask of another image (GDAL's internal masks: NewSubfileType 4 or
+        5, PhotometricInterpretation 4, 1 bit)."""
+        return bool(self.subfile_type & FILETYPE_MASK) or self.photometric == PHOTOMETRIC_MASK
 
 
 @dataclass(frozen=True)
@@ -142,6 +156,31 @@ class TiffFile:
                 self.raw(tables) if tables else b"",
             )
         return self._levels[ifd.offset]
+
+    def description(self, ifd: Ifd) -> str:
+        """The IFD's ImageDescription ("" when absent, unreadable or implausibly long: a
+        description only names things, as libtiff, which ignores a broken one)."""
+        entry = ifd.entries.get(DESCRIPTION)
+        if entry is None or entry.kind != 2 or entry.count > MAX_DESCRIPTION:
+            return ""
+        try:
+            return self.raw(entry).split(b"\0", 1)[0].decode("latin-1")
+        except TiffError:
+            return ""
+
+    def value_patch(self, ifd: Ifd, tag: int, value: int) -> tuple[int, bytes]:
+        """(offset, bytes) that, written over the file, make `tag` of `ifd` read `value`: how
+        a reader shows libvips an IFD as it can read it (a 1-bit mask as MinIsBlack)."""
+        entry = ifd.entries.get(tag)
+        if entry is None or entry.count != 1 or entry.kind not in (3, 4):
+            raise TiffError(f"no single integer tag {tag}")
+        count, entry_size, count_size = self._entry_layout(ifd.offset)
+        raw = self._bytes(ifd.offset + count_size, count * entry_size)
+        for i in reversed(range(count)):  # the last of repeated tags, as _entries keeps
+            if struct.unpack(self.order + "H", raw[i * entry_size : i * entry_size + 2])[0] == tag:
+                at = ifd.offset + count_size + i * entry_size + (12 if self.big else 8)
+                return at, struct.pack(self.order + TYPE_CODES[entry.kind], value)
+        raise TiffError(f"no tag {tag}")
 
     def ifd(self, offset: int) -> Ifd:
         entries = self._entries(offset)

@@ -17,6 +17,7 @@ STATUS = {
     errors.ImageNotFound: 404,
     errors.TileNotFound: 404,
     errors.PageNotFound: 404,
+    errors.AssociatedImageNotFound: 404,
     errors.TooLarge: 413,
     errors.UnsupportedImage: 415,
     errors.UpstreamError: 502,

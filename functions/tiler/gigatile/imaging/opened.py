@@ -30,15 +30,18 @@ def _libvips_message(exc: Exception) -> str:
 
 
 @contextlib.contextmanager
-def vips_errors(source: RangeSource):
-    """Turn a libvips failure into the error that caused it: S3's if a read failed, else 415."""
+def vips_errors(*sources: RangeSource):
+    """Turn a libvips failure into the error that caused it: S3's if a read of one of the
+    `sources` failed, else 415."""
     pyvips = vips()
     try:
         yield
     except pyvips.Error as exc:
-        source.raise_pending()
+        for source in sources:
+            source.raise_pending()
         raise UnsupportedImage(f"not a readable image: {_libvips_message(exc)}") from None
-    source.raise_pending()
+    for source in sources:
+        source.raise_pending()
 
 
 def _cost(image, random_access: bool) -> int:
@@ -58,12 +61,19 @@ class OpenImages:
     def __init__(self, max_bytes: int):
         self._cache: LRU[Opened] = LRU(max_bytes, sizeof=lambda opened: min(opened.cost, max_bytes))
 
-    def open(self, reader: ObjectReader, etag: str, options: dict) -> Opened:
-        key = (reader.store.name, reader.key, etag, tuple(sorted(options.items())))
-        return self._cache.get_or_make(key, lambda: self._open(reader, options))
+    def open(self, reader: ObjectReader, etag: str, options: dict, patches: tuple = ()) -> Opened:
+        """`patches`: (offset, bytes) libvips reads in place of the file's (formats.levels.Mask)."""
+        key = (reader.store.name, reader.key, etag, tuple(sorted(options.items())), patches)
+        return self._cache.get_or_make(key, lambda: self._open(reader, options, patches))
 
-    def _open(self, reader: ObjectReader, options: dict) -> Opened:
-        source = RangeSource(reader)
+    def open_once(self, reader: ObjectReader, options: dict) -> Opened:
+        """An image read whole by one request, not kept: libvips reads a stripped TIFF page
+        in order, once (a second read from the top fails). Its header and bytes come from
+        the block cache on the next request."""
+        return self._open(reader, options, ())
+
+    def _open(self, reader: ObjectReader, options: dict, patches: tuple) -> Opened:
+        source = RangeSource(reader, patches)
         if source.size == 0:
             raise UnsupportedImage("the object is empty")
         with vips_errors(source):
@@ -84,15 +94,19 @@ class OpenImages:
         return len(self._cache)
 
 
-def run_guarded(opened: Opened, cache: OpenImages, image, fn, deadline: float):
-    """Run `fn`, a libvips call computing `image` from `opened`, within `deadline`
-    (monotonic): map failures to their cause and drop the open image they may have spoilt."""
-    opened.source.extend_deadline(deadline)
+def run_guarded(opened: Opened | tuple[Opened, ...], cache: OpenImages, image, fn, deadline: float):
+    """Run `fn`, a libvips call computing `image` from `opened` (an open image, or all those
+    it reads: a level and its mask), within `deadline` (monotonic): map failures to their
+    cause and drop the open images they may have spoilt."""
+    reads = (opened,) if isinstance(opened, Opened) else opened
+    for each in reads:
+        each.source.extend_deadline(deadline)
     try:
-        with WATCHDOG.guard(image, deadline), vips_errors(opened.source):
+        with WATCHDOG.guard(image, deadline), vips_errors(*(each.source for each in reads)):
             return fn()
     except GigatileError:
-        cache.discard(opened)
+        for each in reads:
+            cache.discard(each)
         if time.monotonic() > deadline:
             raise DeadlineExceeded("the request's time budget ran out while rendering") from None
         raise

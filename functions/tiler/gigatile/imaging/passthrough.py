@@ -25,7 +25,7 @@ def stored_tile(src: SourceImage, plan: Plan, quality: int | None) -> bytes | No
     if src.tiff is None or plan.transformed or (width, height) != plan.out:
         return None
     level = src.level_at(plan.scale)
-    if level.downsample != plan.scale:
+    if level.downsample != plan.scale or level.mask is not None:  # a mask's pixels are rendered
         return None
     try:
         stored = src.tiff.tiled_level(src.tiff.ifd_for(dict(level.options)))

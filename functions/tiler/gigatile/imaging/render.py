@@ -3,27 +3,50 @@
 Every tile of a level is a crop of the same virtual image (the chosen source level
 resized with Lanczos3 so that its content is exactly 1/scale of the source), so
 neighbouring tiles meet without seams; libvips computes only the pixels a crop needs.
+The source level is the nearest stored level at least as fine as the view, whatever its
+downsample (a 1/8 view of a slide with levels 1, 4, 16 is its 4× level halved), and its
+internal mask, if it has one, becomes the alpha band.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from ..errors import AssociatedImageNotFound, TooLarge
 from .display import to_display, to_srgb
+from .opened import Opened
 from .plan import Plan
 from .source_image import SourceImage
 
 
 def view_at(source: SourceImage, scale: float, width: int, height: int):
-    """The whole image reduced by `scale`, lazily, as exactly width × height pixels.
+    """The whole image reduced by `scale`, lazily, as exactly width × height pixels, and the
+    open images it reads (the level, and its mask if it has one).
 
     A grid rounds level sizes up (ceil(30000 / 32) = 938) where the content ends at 937.5:
     the missing part of the last column or row repeats its edge.
     """
-    opened, downsample = source.level_for(scale)
+    level, opened, downsample = source.level_for(scale)
+    reads: tuple[Opened, ...] = (opened,)
     image = opened.image
+    if level.mask is not None:
+        mask = source.open_mask(level.mask)
+        reads += (mask,)
+        image = with_mask(image, mask.image)
     factor = downsample / scale
     if factor != 1:
         image = resize(image, factor)
-    return opened, _exactly(image, width, height)
+    return reads, _exactly(image, width, height)
+
+
+def with_mask(image, mask):
+    """The level with its 1-bit mask (0 or 255, the level's size) as alpha; masked pixels
+    become transparent, or the background colour where the output has no alpha (JPEG)."""
+    if (mask.width, mask.height) != (image.width, image.height):
+        mask = _exactly(mask, image.width, image.height)
+    if image.hasalpha():  # both: visible only where both say so
+        return image[: image.bands - 1].bandjoin((image[image.bands - 1] & mask[0]).cast(image.format))
+    return image.bandjoin(mask[0].cast(image.format))
 
 
 def resize(image, hscale: float, vscale: float | None = None):
@@ -37,8 +60,8 @@ def resize(image, hscale: float, vscale: float | None = None):
 
 
 def render(source: SourceImage, plan: Plan):
-    """The plan as a lazy libvips image, and the open level it reads (for error cleanup)."""
-    opened, image = view_at(source, plan.scale, *plan.view)
+    """The plan as a lazy libvips image, and the open images it reads (for error cleanup)."""
+    reads, image = view_at(source, plan.scale, *plan.view)
     left, top, width, height = plan.box
     image = image.crop(left, top, width, height)
     if (width, height) != plan.out:
@@ -61,7 +84,22 @@ def render(source: SourceImage, plan: Plan):
         image = (gray > 127).ifthenelse(255, 0).cast("uchar") if plan.quality == "bitonal" else gray
         if alpha is not None:
             image = image.bandjoin(alpha)
-    return opened, image
+    return reads, image
+
+
+def render_associated(source: SourceImage, name: str, max_side: int, max_pixels: int) -> tuple[Opened, Any]:
+    """A slide's associated image `name` (label, macro, thumbnail) whole, for display, and
+    the open image it reads. Its size is checked from its header before any decode."""
+    found = source.associated.get(name)
+    if found is None:
+        names = ", ".join(source.associated) or "none"
+        raise AssociatedImageNotFound(f"no associated image {name!r} (this image has: {names})")
+    opened = source.images.open_once(source.reader, dict(found.options))
+    width, height = opened.image.width, opened.image.height
+    if max(width, height) > max_side or width * height > max_pixels:
+        limits = f"{max_side} px a side, {max_pixels} pixels"
+        raise TooLarge(f"the {width}×{height} {name} image is over the output limits ({limits})")
+    return opened, to_display(opened.image)
 
 
 def _exactly(image, width: int, height: int):

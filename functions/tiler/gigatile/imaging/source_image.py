@@ -1,6 +1,7 @@
-"""One page of one version of one source image: its size, its levels (formats.levels), and
-the level to read for a scale. Level sizes are checked by opening the level itself (its
-header only) when it is first needed, so an open costs one level.
+"""One page of one version of one source image: its size, its levels (formats.levels), the
+level to read for a scale, and the images kept beside it (a slide's label, macro,
+thumbnail). Level sizes are checked by opening the level itself (its header only) when it
+is first needed, so an open costs one level.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ from __future__ import annotations
 import math
 
 from ..errors import PageNotFound, TooLarge, UnsupportedImage
-from ..formats.levels import Level, is_tiled_pyramid, structure
+from ..formats.levels import Associated, Level, Mask, is_tiled_pyramid, structure
 from ..formats.tiff import TiffError, TiffFile
 from ..sources.reader import ObjectReader
 from .opened import Opened, OpenImages
@@ -39,6 +40,7 @@ class SourceImage:
             raise PageNotFound(f"page {page} is outside 0…{self.pages - 1}")
         self.page = page
         self.levels = list(layout.levels)
+        self.associated: dict[str, Associated] = {a.name: a for a in layout.associated}
         base = self.open(self.levels[0].options)
         self.width, self.height = base.image.width, base.image.height
         # Checked from the header, before any pixel is decoded: refuses decompression bombs.
@@ -51,16 +53,21 @@ class SourceImage:
     def format(self) -> str:
         return self.loader
 
-    def open(self, options: tuple) -> Opened:
-        return self.images.open(self.reader, self.version.etag, dict(options))
+    def open(self, options: tuple, patches: tuple = ()) -> Opened:
+        return self.images.open(self.reader, self.version.etag, dict(options), patches)
 
-    def level_for(self, scale: float) -> tuple[Opened, float]:
+    def open_mask(self, mask: Mask) -> Opened:
+        """A level's 1-bit mask, as a one-band uchar image (255 where the level is opaque)."""
+        return self.open(mask.options, mask.patches)
+
+    def level_for(self, scale: float) -> tuple[Level, Opened, float]:
         """The cheapest level whose pixels are at least as fine as 1/`scale` of the source,
-        and that level's exact downsample factor.
+        opened, and that level's exact downsample factor.
 
-        Pyramid levels halve the content exactly (libvips drops an odd last pixel:
-        30000 → 15000 → … → 937), so the factor is the nominal power of two whenever the
-        level's size matches it; other writers' levels use their measured ratio.
+        Stored levels reduce the content exactly (libvips drops an odd last pixel:
+        30000 → 15000 → … → 937; Aperio's 4× of 32914 is 8228), so the factor is the
+        level's nominal downsample whenever its size matches it; levels whose size does not
+        (SubIFDs read as nominal halvings) use their measured ratio.
         """
         level = self.level_at(scale)
         if not self._decode_fits(level):
@@ -72,10 +79,11 @@ class SourceImage:
         opened = self.open(level.options)
         d = level.downsample
         nominal = abs(opened.image.width - self.width / d) <= 1 and abs(opened.image.height - self.height / d) <= 1
-        return opened, d if nominal else self.width / opened.image.width
+        return level, opened, d if nominal else self.width / opened.image.width
 
     def level_at(self, scale: float) -> Level:
-        """The coarsest level whose nominal downsample is at most `scale`."""
+        """The coarsest level whose downsample is at most `scale`: the nearest stored level
+        at least as fine as the view (a 1/8 view of a slide with levels 1, 4, 16 reads 4×)."""
         return [lv for lv in self.levels if lv.downsample <= max(scale, 1)][-1]
 
     def _decode_fits(self, level: Level) -> bool:

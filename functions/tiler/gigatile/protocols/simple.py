@@ -1,11 +1,12 @@
 """The simple JSON API: /api/v1/image/meta and /api/v1/image/tile (design note contract),
-and /api/v1/image/thumbnail (a whole page fitted into a box, upright, colour-managed)."""
+/api/v1/image/thumbnail (a whole page fitted into a box, upright, colour-managed) and
+/api/v1/image/associated/NAME (a slide's label, macro or thumbnail, whole)."""
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from ..http.negotiation import output_format
 from ..http.offload import offload
@@ -20,6 +21,10 @@ from .params import Format, ImageId, Page, Quality, TilerDep, TileSize
 router = APIRouter(prefix="/api/v1/image", tags=["simple"])
 
 Coordinate = Annotated[int, Query(ge=0)]
+# A path segment, not a query key: CloudFront's cache key for this API is at its quota.
+AssociatedName = Annotated[
+    str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="an associated image's name, as in meta")
+]
 Side = Annotated[int | None, Query(ge=1, le=65535, description="box side in pixels (never enlarged)")]
 
 
@@ -86,6 +91,30 @@ def thumbnail(
     def make() -> Body:
         result = tiler.render(image_id, plan, fmt, quality, page)
         record_tile(image_id, result, thumbnail_width=width, thumbnail_height=height, fit=fit, page=page)
+        return Body(result.body, result.media_type, image_size_headers(result.width, result.height))
+
+    return respond(request, settings, Cache(etag, version), make, negotiated)
+
+
+@router.get("/associated/{name}")
+@offload
+def associated(
+    request: Request,
+    tiler: TilerDep,
+    image_id: ImageId,
+    name: AssociatedName,
+    format: Format = "jpeg",
+    quality: Quality = None,
+):
+    settings = tiler.settings
+    require_access(settings, request, image_id)
+    fmt, negotiated = output_format(request, format)
+    version = tiler.version(image_id)
+    etag = tile_etag(version, "associated", name, fmt, quality)
+
+    def make() -> Body:
+        result = tiler.associated(image_id, name, fmt, quality)
+        record_tile(image_id, result, associated=name)
         return Body(result.body, result.media_type, image_size_headers(result.width, result.height))
 
     return respond(request, settings, Cache(etag, version), make, negotiated)

@@ -18,8 +18,11 @@ class RangeSource:
     it is recorded here and re-raised by `raise_pending()` after the libvips call.
     """
 
-    def __init__(self, reader: ObjectReader):
+    def __init__(self, reader: ObjectReader, patches: tuple[tuple[int, bytes], ...] = ()):
         self.reader = reader
+        # (offset, bytes) shown in place of the object's own: a few bytes of a directory,
+        # to let libvips read an image the way the format layer says it is.
+        self.patches = patches
         self.size = reader.version().size
         self._pos = 0
         # Set once the header is parsed and the format is known to be random-access:
@@ -48,8 +51,18 @@ class RangeSource:
             except GigatileError as exc:
                 self._error = self._error or exc
                 return None
+            if self.patches:
+                data = self._patched(self._pos, data)
             self._pos += len(data)
             return data
+
+    def _patched(self, start: int, data: bytes) -> bytes:
+        out = bytearray(data)
+        for offset, value in self.patches:
+            lo, hi = max(offset, start), min(offset + len(value), start + len(out))
+            if lo < hi:
+                out[lo - start : hi - start] = value[lo - offset : hi - offset]
+        return bytes(out)
 
     def _on_seek(self, offset: int, whence: int) -> int:
         with self._lock:
