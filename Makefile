@@ -70,7 +70,9 @@ clean:
 	rm -rf $(VENV) $(SAMVENV) .aws-sam .pytest_cache .ruff_cache
 
 ## make sam-check: cfn-lint, sam validate --lint, and `sam build` (no Docker) for arm64 and
-## x86_64, each build checked for architecture, wheel tags and zipped sizes
+## x86_64, each build checked for architecture, wheel tags and zipped sizes; then
+## `sam deploy --guided` and `sam deploy` driven on a terminal up to their first AWS call
+## (tests/test_deploy.py, against a loopback stand-in for AWS)
 SAMVENV := .venv-sam
 SAM     := SAM_CLI_TELEMETRY=0 $(SAMVENV)/bin/sam
 ARCHS   := arm64 x86_64
@@ -88,6 +90,7 @@ sam-check: install $(SAMVENV)/.installed
 	  ARCH=$$arch $(SAM) build --build-dir .aws-sam/build-$$arch --parameter-overrides Architecture=$$arch >/dev/null; \
 	  $(PY) infra/check_build.py .aws-sam/build-$$arch $$arch; \
 	done
+	SAM_CLI=$(SAMVENV)/bin/sam $(VENV)/bin/pytest -q tests/test_deploy.py
 
 ## make sam-build ARCH=arm64|x86_64: the build `sam deploy` uploads (.aws-sam/build)
 ARCH ?= arm64
