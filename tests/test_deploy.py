@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SAM = Path(os.environ.get("SAM_CLI", ROOT / ".venv-sam" / "bin" / "sam"))
+SAM = Path(os.environ.get("SAM_CLI", ROOT / ".venv-sam" / "bin" / "sam")).resolve()
 pexpect = pytest.importorskip("pexpect")
 pytestmark = pytest.mark.skipif(not SAM.exists(), reason="needs the SAM CLI venv: `make sam-check` runs this")
 
