@@ -23,7 +23,7 @@ def _make(folder: Path, target: str, artifacts: Path) -> None:
             target,
             f"ARTIFACTS_DIR={artifacts}",
             "PYTHON_VERSION=local",
-            f"PIP={sys.executable} -m pip",
+            f"PYTHON={sys.executable}",
         ],
         check=True,
         capture_output=True,

@@ -162,6 +162,8 @@ SLOW = {
     "test_bench_smoke.py": "the benchmark: s3rver and a process per setup",
     "test_reliability.py": "request simulator and soak, thousands of requests",
     "test_pyramid.py": "pyramid conversions, the converter through a loopback Lambda",
+    "test_deploy.py": "the SAM CLI driven through guided and samconfig deploys",
+    "test_deploy_events.py": "six conversions from S3 and EventBridge payloads",
     "test_s3_faults.py": "injected S3 faults: retries, back-off, stalled reads",
     "test_http.py::test_concurrent_requests_match_serial_bytes": "threads of clients",
     "test_http.py::test_slow_s3_ends_in_504_not_a_hang_and_the_instance_recovers": "waits for the deadline",

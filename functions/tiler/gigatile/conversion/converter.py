@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote, unquote_plus
 
 from ..config import Settings
 from ..errors import GigatileError
@@ -39,10 +39,15 @@ CLAIM_SECONDS = 960
 
 
 def records(event: dict[str, Any]) -> list[tuple[str, str]]:
-    """(bucket, key) of every object the event says was created."""
-    if "Records" in event:  # S3 notification: keys are URL-encoded, spaces as "+"
+    """(bucket, key) of every object the event says was created. S3 sends keys
+    URL-encoded (spaces as "+", "+" as "%2B", UTF-8 bytes as %XX), in its notifications
+    and in its EventBridge events alike; the tiler's on-demand requests carry the key as
+    stored."""
+    if "Records" in event:  # S3 notification
         return [(r["s3"]["bucket"]["name"], unquote_plus(r["s3"]["object"]["key"])) for r in event["Records"]]
-    if event.get("source") in ("aws.s3", ON_DEMAND_SOURCE):  # EventBridge "Object Created", or the tiler's
+    if event.get("source") == "aws.s3":  # EventBridge "Object Created"
+        return [(event["detail"]["bucket"]["name"], unquote_plus(event["detail"]["object"]["key"]))]
+    if event.get("source") == ON_DEMAND_SOURCE:
         return [(event["detail"]["bucket"]["name"], event["detail"]["object"]["key"])]
     raise ValueError("not an S3 object-created event")
 
@@ -138,5 +143,7 @@ def _convert_and_upload(
         except vips().Error as exc:
             range_source.raise_pending()
             raise GigatileError(f"conversion of {key} failed: {str(exc).strip()[:200]}") from None
-        store.upload(str(out), target, "image/tiff", {"source-key": key, "source-etag": etag})
+        # S3 metadata is ASCII only: the key percent-encoded (UTF-8), as in a URL.
+        metadata = {"source-key": quote(key, safe="/"), "source-etag": etag}
+        store.upload(str(out), target, "image/tiff", metadata)
     return done
