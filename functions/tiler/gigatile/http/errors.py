@@ -18,6 +18,7 @@ STATUS = {
     errors.TileNotFound: 404,
     errors.PageNotFound: 404,
     errors.TooLarge: 413,
+    errors.ReadBudgetExceeded: 413,
     errors.UnsupportedImage: 415,
     errors.UpstreamError: 502,
     errors.UpstreamUnavailable: 503,
