@@ -44,13 +44,14 @@ class ReadBudget:
             if self.stats.gets + 1 > self.max_gets:
                 raise ReadBudgetExceeded(
                     f"the request needs more than {self.max_gets} reads from storage "
-                    f"(read {self.stats.gets} GETs, {self.stats.bytes} bytes); the file is likely corrupt"
+                    f"(read {self.stats.gets} GETs, {self.stats.bytes} bytes): a corrupt file, or one that "
+                    "needs a tiled pyramid"
                 )
             if self._asked + length > self.max_bytes:
                 raise ReadBudgetExceeded(
                     f"the request needs more than {self.max_bytes} bytes from storage "
                     f"(read {self.stats.bytes} bytes in {self.stats.gets} GETs, "
-                    f"the next read asks {length}); the file is likely corrupt or too large"
+                    f"the next read asks {length}): a corrupt file, or one that needs a tiled pyramid"
                 )
             self.stats.gets += 1
             self._asked += length
