@@ -52,8 +52,8 @@ class Case:
     name: str
     what: str
     expected: dict[str, tuple[int, str | None]]  # route → (status, error code)
-    # The lowest zoom of a one-level 1500 × 1000 tiled TIFF reads all its 24 tiles (each in
-    # two or three exact GETs): valid files, costly by layout, still inside the budget.
+    # The lowest zoom of a one-level 1500 × 1000 tiled TIFF reads all its 24 tiles, one GET
+    # each: valid files, costly by layout, still inside the budget.
     max_gets: int = 12
 
 
@@ -127,9 +127,10 @@ def _files() -> dict[str, bytes]:
 
     with tempfile.TemporaryDirectory() as tmp:
         path, small_path = Path(tmp) / "single.tif", Path(tmp) / "small.tif"
-        pattern(4000, 3000, seed=5, grain=6).tiffsave(str(path), tile=True, compression="jpeg", Q=85)
+        tiled = {"tile": True, "tile_width": 256, "tile_height": 256, "compression": "jpeg", "Q": 85}
+        pattern(4000, 3000, seed=5, grain=6).tiffsave(str(path), **tiled)
         single = path.read_bytes()  # 4000 × 3000, 16 × 12 tiles of 256, one level, ~1.6 MiB
-        pattern(1500, 1000, seed=6, grain=6).tiffsave(str(small_path), tile=True, compression="jpeg", Q=85)
+        pattern(1500, 1000, seed=6, grain=6).tiffsave(str(small_path), **tiled)
         small = small_path.read_bytes()  # 6 × 4 tiles
     return {
         "tile-counts-max.tif": hostile.tiff_counts(single, 2**32 - 1),
