@@ -103,3 +103,247 @@ def vips_native(pyvips) -> bytes:
         path = Path(tmp) / "native.v"
         pyvips.Image.black(64, 64).write_to_file(str(path))
         return path.read_bytes()
+
+
+# -- crafted TIFFs (issue #18): small files that claim or point at much more -----------------
+SHORT, LONG, ASCII, UNDEFINED = 3, 4, 2, 7
+
+
+class TiffWriter:
+    """A classic little-endian TIFF laid out by hand: blobs and IFDs appended in order, so
+    that offsets can point anywhere (backwards, at themselves, past the end)."""
+
+    def __init__(self):
+        self.data = bytearray(b"II*\x00\x00\x00\x00\x00")
+
+    def blob(self, payload: bytes) -> int:
+        if len(self.data) % 2:
+            self.data += b"\x00"
+        at = len(self.data)
+        self.data += payload
+        return at
+
+    def ifd(self, tags: dict[int, tuple[int, object]], next_ifd: int = 0) -> int:
+        """Write an IFD of {tag: (type, values or bytes)}; values that do not fit inline go
+        into a blob first. Returns its offset."""
+        entries = []
+        for tag in sorted(tags):
+            kind, values = tags[tag]
+            if isinstance(values, bytes):
+                raw, count = values, len(values)
+            else:
+                seq = list(values) if isinstance(values, list | tuple | range) else [values]
+                raw, count = struct.pack(f"<{len(seq)}{'H' if kind == SHORT else 'I'}", *seq), len(seq)
+            field = raw.ljust(4, b"\x00") if len(raw) <= 4 else struct.pack("<I", self.blob(raw))
+            entries.append(struct.pack("<HHI", tag, kind, count) + field)
+        at = self.blob(struct.pack("<H", len(entries)) + b"".join(entries) + struct.pack("<I", next_ifd))
+        return at
+
+    def first(self, offset: int) -> bytes:
+        struct.pack_into("<I", self.data, 4, offset)
+        return bytes(self.data)
+
+    def set_inline(self, ifd: int, tag: int, value: int) -> None:
+        """Overwrite the one inline LONG value of `tag` in the IFD at `ifd`."""
+        for at, found, _kind, _n, _value in _entries(self.data, ifd):
+            if found == tag:
+                struct.pack_into("<I", self.data, at + 8, value)
+                return
+        raise KeyError(tag)
+
+    def set_next(self, ifd: int, next_ifd: int) -> None:
+        count = struct.unpack("<H", self.data[ifd : ifd + 2])[0]
+        struct.pack_into("<I", self.data, ifd + 2 + 12 * count, next_ifd)
+
+
+def gray_tiled_tags(
+    width: int, height: int, tile: int, data_offset: int, count: int, extra: dict | None = None
+) -> dict:
+    """Tags of an uncompressed 8-bit grey tiled image whose every tile is the same stored bytes."""
+    tiles = -(-width // tile) * -(-height // tile)
+    tags = {
+        256: (LONG, width),
+        257: (LONG, height),
+        258: (SHORT, 8),
+        259: (SHORT, 1),
+        262: (SHORT, 1),
+        277: (SHORT, 1),
+        322: (LONG, tile),
+        323: (LONG, tile),
+        324: (LONG, [data_offset] * tiles),
+        325: (LONG, [count] * tiles),
+    }
+    tags.update(extra or {})
+    return tags
+
+
+def _grey_tile(w: TiffWriter, tile: int = 256) -> int:
+    """One stored tile of a gradient, shared by every tile of the crafted images."""
+    return w.blob(bytes((x + y) % 256 for y in range(tile) for x in range(tile)))
+
+
+def tiff_with_subifds(count: int = 0, self_reference: bool = False, loop: bool = False, larger: bool = False) -> bytes:
+    """A 512 × 512 tiled base whose SubIFDs are `count` copies of one 256 × 256 level, or its
+    own IFD (`self_reference`), or a level whose next-IFD pointer is itself (`loop`), or one
+    level of 4096 × 4096, larger than the base (`larger`)."""
+    w = TiffWriter()
+    tile = _grey_tile(w)
+    side = 4096 if larger else 256
+    level = w.ifd(gray_tiled_tags(side, side, 256, tile, 65536, {254: (LONG, 1)}))
+    if loop:
+        w.set_next(level, level)
+    subifds = [level] * max(count, 1)
+    base_tags = gray_tiled_tags(512, 512, 256, tile, 65536)
+    if self_reference:
+        # The base's SubIFDs tag names the base itself: patched in once its offset is known.
+        base_tags[330] = (LONG, 0)
+        base = w.ifd(base_tags)
+        w.set_inline(base, 330, base)
+        return w.first(base)
+    base_tags[330] = (LONG, subifds)
+    return w.first(w.ifd(base_tags))
+
+
+def tiff_page_chain(pages: int) -> bytes:
+    """`pages` IFDs of one 256 × 256 tiled image in a chain (libvips counts every one)."""
+    w = TiffWriter()
+    tile = _grey_tile(w)
+    tags = gray_tiled_tags(256, 256, 256, tile, 65536)
+    first = w.ifd(tags)
+    previous = first
+    for _ in range(pages - 1):
+        at = w.ifd(tags)
+        w.set_next(previous, at)
+        previous = at
+    return w.first(first)
+
+
+def tiff_sized(width: int, height: int, tile: int = 256, tiles: int | None = None) -> bytes:
+    """A tiled grey TIFF claiming width × height with tile × tile tiles (all one stored
+    deflated tile; a placeholder of 1 KiB for tiles over 1024², never decoded), its offset
+    arrays `tiles` long (default: the whole grid)."""
+    w = TiffWriter()
+    body = zlib.compress(b"\x00" * (tile * tile if tile <= 1024 else 1024))
+    data = w.blob(body)
+    tags = gray_tiled_tags(width, height, tile, data, len(body), {259: (SHORT, 8)})
+    if tiles is not None:
+        tags[324], tags[325] = (LONG, [data] * tiles), (LONG, [len(body)] * tiles)
+    return w.first(w.ifd(tags))
+
+
+def tiff_samples(bits: int, samples: int, sample_format: int = 1) -> bytes:
+    """A 256 × 256 uncompressed tiled TIFF with odd bit depths or sample counts."""
+    w = TiffWriter()
+    size = 256 * 256 * samples * -(-bits // 8)
+    data = w.blob(bytes(i % 251 for i in range(size)))
+    tags = gray_tiled_tags(256, 256, 256, data, size)
+    tags.update({258: (SHORT, [bits] * samples), 277: (SHORT, samples), 339: (SHORT, [sample_format] * samples)})
+    if samples >= 3:
+        tags[262] = (SHORT, 2)
+        tags[338] = (SHORT, [0] * (samples - 3))  # extra samples, unspecified
+    return w.first(w.ifd(tags))
+
+
+def tiff_striped(width: int, height: int, rows_per_strip: int = 1, count: int | None = None) -> bytes:
+    """A deflated striped grey TIFF whose strips all share one stored strip: a few MiB that
+    declare width × height (the issue's case: 1000 × 1,000,000, one row per strip). `count`
+    overrides every strip's byte count."""
+    w = TiffWriter()
+    body = zlib.compress(bytes(x % 256 for x in range(width)) * rows_per_strip)
+    data = w.blob(body)
+    strips = -(-height // rows_per_strip)
+    tags = {
+        256: (LONG, width),
+        257: (LONG, height),
+        258: (SHORT, 8),
+        259: (SHORT, 8),
+        262: (SHORT, 1),
+        273: (LONG, [data] * strips),
+        277: (SHORT, 1),
+        278: (LONG, rows_per_strip),
+        279: (LONG, [len(body) if count is None else count] * strips),
+    }
+    return w.first(w.ifd(tags))
+
+
+def tiff_description(size: int) -> bytes:
+    """A 256 × 256 tiled TIFF whose ImageDescription is `size` bytes."""
+    w = TiffWriter()
+    tile = _grey_tile(w)
+    text = (b"gigatile " * (size // 9 + 1))[: size - 1] + b"\x00"
+    return w.first(w.ifd(gray_tiled_tags(256, 256, 256, tile, 65536, {270: (ASCII, text)})))
+
+
+def _patch_first_ifd(tiff: bytes, fix) -> bytes:
+    """Apply `fix(data, entry_at, tag, kind, n, value)` to each entry of the first IFD."""
+    data = bytearray(tiff)
+    for at, tag, kind, n, value in list(_entries(data, _first_ifd(data))):
+        fix(data, at, tag, kind, n, value)
+    return bytes(data)
+
+
+def tiff_counts(tiff: bytes, count: int) -> bytes:
+    """Every TileByteCount of the first IFD set to `count` (0, or 2^32−1: the issue's case)."""
+
+    def fix(data, at, tag, kind, n, value):
+        if tag == 325:
+            assert kind == LONG
+            where = value if n > 1 else at + 8
+            for i in range(n):
+                struct.pack_into("<I", data, where + 4 * i, count)
+
+    return _patch_first_ifd(tiff, fix)
+
+
+def tiff_short_arrays(tiff: bytes) -> bytes:
+    """TileOffsets and TileByteCounts that say they hold one value, for a grid of many."""
+
+    def fix(data, at, tag, kind, n, value):
+        if tag in (324, 325):
+            first = struct.unpack("<I", data[value : value + 4])[0]
+            struct.pack_into("<II", data, at + 4, 1, first)
+
+    return _patch_first_ifd(tiff, fix)
+
+
+def tiff_big_jpeg_tables(tiff: bytes, size: int = 1 << 20) -> bytes:
+    """The first IFD's JPEGTables grown to `size` bytes with comment segments (still valid)."""
+    data = bytearray(tiff)
+    for at, tag, _kind, n, value in _entries(data, _first_ifd(data)):
+        if tag == 347:
+            tables = bytes(data[value : value + n])
+            assert tables[:2] == b"\xff\xd8" and tables[-2:] == b"\xff\xd9"
+            pad, chunk = bytearray(), 65533
+            while len(tables) + len(pad) < size:
+                pad += b"\xff\xfe" + struct.pack(">H", chunk + 2) + b"\x00" * chunk
+            grown = tables[:2] + bytes(pad) + tables[2:]
+            offset = len(data) + len(data) % 2
+            data += b"\x00" * (offset - len(data)) + grown
+            struct.pack_into("<II", data, at + 4, len(grown), offset)
+            return bytes(data)
+    raise ValueError("no JPEGTables")
+
+
+def corpus_files() -> dict[str, bytes]:
+    """Compact versions of the crafted TIFFs (a few KiB each), seeds for the image fuzzer."""
+    tiled = tiff_sized(1024, 1024)
+    return {
+        "budget-counts-max.tif": tiff_counts(tiled, 2**32 - 1),
+        "budget-counts-zero.tif": tiff_counts(tiled, 0),
+        "budget-short-arrays.tif": tiff_short_arrays(tiled),
+        "budget-zero-width.tif": tiff_sized(0, 256),
+        "budget-width-2-31.tif": tiff_sized(2**31, 1, tiles=1),
+        "budget-tile-8192.tif": tiff_sized(65536, 65536, tile=8192),
+        "budget-tile-16384.tif": tiff_sized(65536, 65536, tile=16384),
+        "budget-one-level-4096.tif": tiff_sized(4096, 4096),
+        "budget-striped-tall.tif": tiff_striped(1000, 100_000, rows_per_strip=100),
+        "budget-striped-counts-max.tif": tiff_striped(256, 256, 16, count=2**32 - 1),
+    }
+
+
+if __name__ == "__main__":
+    # python tests/hostile_files.py tests/fuzz/corpus/images
+    import sys
+
+    for name, data in corpus_files().items():
+        (Path(sys.argv[1]) / name).write_bytes(data)

@@ -55,7 +55,7 @@ def test_every_read_after_the_first_is_pinned_to_its_etag(client, s3):
     assert rest and all(r.if_match == first.etag for r in rest)
 
 
-def test_overwritten_object_is_reopened_never_mixed(client, s3, images):
+def test_overwritten_object_is_503_then_the_new_version_never_mixed(client, s3, images):
     key = "imgs/replaced.tif"
     s3.bucket_client.upload_file(str(images["pyr.tif"]), "gigatile-test", key)
     try:
@@ -64,14 +64,18 @@ def test_overwritten_object_is_reopened_never_mixed(client, s3, images):
         tile(client, "replaced.tif", 5, 0, 0)
         s3.bucket_client.upload_file(str(images["photo.jpg"]), "gigatile-test", key)
         s3.proxy.reset()
-        # A new tile needs a read pinned to the old ETag: S3 answers 412, the reader learns
-        # the new version and the request is served from the new object alone.
+        # A new tile needs a read pinned to the old ETag: S3 answers 412 and the request ends
+        # as 503 source_changed (its ETag was chosen from the old version), never with bytes
+        # of the new object.
         resp = client.get(TILE, params={"path": "replaced.tif", "level": 2, "x": 0, "y": 0})
-        assert resp.status_code == 200
-        assert [r.status for r in s3.proxy.records][0] == 412
-        assert (resp.headers["x-tile-width"], resp.headers["x-tile-height"]) == ("256", "256")
+        assert resp.status_code == 503 and resp.json()["error"]["code"] == "source_changed"
+        assert resp.headers["cache-control"] == "no-store"
+        assert [r.status for r in s3.proxy.records] == [412]
+        # Everything of the old version was dropped: the next requests read the new one.
         after = client.get(META, params={"path": "replaced.tif"}).json()
         assert (after["width"], after["height"], after["format"]) == (2000, 1500, "jpeg")
         assert after["version"] != before["version"]
+        resp = tile(client, "replaced.tif", 2, 0, 0)
+        assert (resp.headers["x-tile-width"], resp.headers["x-tile-height"]) == ("256", "256")
     finally:
         s3.bucket_client.delete_object(Bucket="gigatile-test", Key=key)

@@ -76,8 +76,8 @@ class GigatileNaive(GigatileHandler):
             from gigatile.sources.reader import ObjectReader
 
             class NaiveReader(ObjectReader):
-                def read(self, offset: int, length: int, exact: bool = False) -> bytes:
-                    version = self.version()
+                def read(self, offset: int, length: int, exact: bool = False, version=None) -> bytes:
+                    version = version or self.version()
                     end = min(offset + length, version.size)
                     return self._get(offset, end - 1, version.etag)[0] if offset < end else b""
 

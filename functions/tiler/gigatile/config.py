@@ -88,6 +88,10 @@ class Settings:
     max_decode_pixels: int
     # Largest header size accepted at all (refuses decompression bombs).
     max_image_pixels: int
+    # What one request may read from the store: GETs and bytes (a hostile file must not make
+    # a request read gigabytes); beyond either, 413 read_budget_exceeded.
+    max_request_gets: int
+    max_request_read_bytes: int
     max_renders: int
     # Time budget of one request, below the Lambda timeout: beyond it, 504.
     deadline_ms: int
@@ -147,10 +151,10 @@ def _default_source() -> str:
 ENV_NAMES = (
     "source", "cors_origin", "origin_secret", "max_age", "s_maxage", "meta_max_age", "version_ttl",
     "block_size", "open_read_kb", "block_cache_mb", "image_cache_mb", "max_decode_pixels",
-    "max_image_pixels", "max_renders", "deadline_ms", "dz_tile_size", "dz_overlap", "max_output_side",
-    "max_output_pixels", "max_response_bytes", "public_url", "passthrough", "pyramid_prefix", "converter",
-    "convert_on_demand", "convert_min_pixels", "convert_quality", "signing_keys", "vips_concurrency",
-    "warm_on_init",
+    "max_image_pixels", "max_request_gets", "max_request_read_mb", "max_renders", "deadline_ms",
+    "dz_tile_size", "dz_overlap", "max_output_side", "max_output_pixels", "max_response_bytes", "public_url",
+    "passthrough", "pyramid_prefix", "converter", "convert_on_demand", "convert_min_pixels", "convert_quality",
+    "signing_keys", "vips_concurrency", "warm_on_init",
 )  # fmt: skip
 
 
@@ -177,6 +181,12 @@ def _read(env: Mapping[str, str]) -> Settings:
         open_image_cache_bytes=integer("IMAGE_CACHE_MB", 128, 1, 8192) * 1024 * 1024,
         max_decode_pixels=integer("MAX_DECODE_PIXELS", 64_000_000, 1, 10**12),
         max_image_pixels=integer("MAX_IMAGE_PIXELS", 20_000_000_000, 1, 10**13),
+        # A tile costs one GET, a cold open a few; a IIIF region at the 16 Mpx output limit
+        # reads up to ~1,000 tiles of its source level, and 1,000 GETs of S3's first-byte
+        # latency (10–20 ms) fill the 8 s deadline. 256 MB is four 64 Mpx decodes' worth of
+        # compressed bytes and what a 1,769 MB function can pull from S3 within the deadline.
+        max_request_gets=integer("MAX_REQUEST_GETS", 1000, 1, 10**6),
+        max_request_read_bytes=integer("MAX_REQUEST_READ_MB", 256, 1, 10**6) * 1024 * 1024,
         max_renders=integer("MAX_RENDERS", cpus, 1, 256),
         deadline_ms=integer("DEADLINE_MS", 8000, 10, 900_000),
         dz_tile_size=integer("DZ_TILE_SIZE", 256, 64, 1024),

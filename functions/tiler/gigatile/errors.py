@@ -53,6 +53,15 @@ class TooLarge(GigatileError):
     code = "too_large"
 
 
+class ReadBudgetExceeded(TooLarge):
+    """A request would read more from storage than GIGATILE_MAX_REQUEST_GETS / _READ_MB allow.
+
+    413 like any request over a limit (the file may be valid, just too costly to serve this
+    way); a file whose structure is implausible is refused earlier, as 415."""
+
+    code = "read_budget_exceeded"
+
+
 class UnsupportedImage(GigatileError):
     code = "unsupported_image"
 
@@ -73,6 +82,7 @@ class SourceChanged(GigatileError):
     """The object was overwritten while we read it (its ETag no longer matches)."""
 
     code = "source_changed"
+    key = ""  # the store key that changed, set by the reader that found it
 
 
 class ConversionPending(GigatileError):

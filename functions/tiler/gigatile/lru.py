@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Hashable
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from cachetools import LRUCache
 
@@ -55,6 +55,14 @@ class LRU(Generic[V]):
         with self._lock:
             for key in [k for k, v in self._cache.items() if v is value]:
                 del self._cache[key]
+
+    def drop_where(self, wanted: Callable[[Any], bool]) -> int:
+        """Drop every entry whose key `wanted` says; how many were dropped."""
+        with self._lock:
+            keys = [k for k in self._cache if wanted(k)]
+            for key in keys:
+                del self._cache[key]
+        return len(keys)
 
     @property
     def size(self) -> int:

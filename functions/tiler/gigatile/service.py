@@ -6,6 +6,7 @@ and its boto3 client, the block cache, open images and source headers.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import threading
 import time
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from . import __version__, memory
 from .config import Settings
 from .conversion.policy import PyramidPolicy, Served
-from .errors import DeadlineExceeded, SourceChanged, TooLarge
+from .errors import DeadlineExceeded, GigatileError, SourceChanged, TooLarge
 from .imaging.encode import DEFAULT_QUALITY, MEDIA_TYPES, encode
 from .imaging.geometry import Grid, TileGrid
 from .imaging.opened import OpenImages, run_guarded
@@ -24,9 +25,12 @@ from .imaging.plan import Plan
 from .imaging.render import render, render_associated
 from .imaging.source_image import SourceImage
 from .lru import LRU
+from .observability import logger
+from .sources import budget
 from .sources.base import ObjectVersion, Store
+from .sources.budget import ReadStats
 from .sources.ids import validate_image_id
-from .sources.reader import ObjectReader, ReadStats
+from .sources.reader import ObjectReader
 from .vips import configure as vips_configure
 
 # Bump when rendering changes, so tile ETags change with it.
@@ -39,7 +43,7 @@ class Tile:
     media_type: str
     width: int
     height: int
-    stats: ReadStats = field(default_factory=ReadStats)
+    stats: ReadStats = field(default_factory=ReadStats)  # the render's reads (sources/budget.py)
     render_ms: float = 0.0
     passthrough: bool = False  # the stored JPEG tile, as it is
 
@@ -80,7 +84,42 @@ class Tiler:
 
     def version(self, image_id: str) -> ObjectVersion:
         """The source version (0 GETs when warm): enough to answer a conditional request."""
-        return self.reader(image_id).version()
+        with self._request(image_id):
+            return self.reader(image_id).version()
+
+    @contextlib.contextmanager
+    def _request(self, image_id: str):
+        """One operation of a request (an operation inside another shares the outer one's):
+        its read budget, the log line of a refusal with what was read before it, and what a
+        changed object means.
+
+        An object found changed (a read pinned to its ETag answered 412) is 503
+        source_changed, not served from the new version within this request: the route has
+        already chosen the response's ETag (and a `v=` URL's year-long lifetime) from the old
+        version. Everything cached of the key is dropped; the next request reads the new one.
+        """
+        outer = budget.current() is not None
+        s = self.settings
+        with budget.request(s.max_request_gets, s.max_request_read_bytes) as spent:
+            try:
+                yield spent
+            except GigatileError as exc:
+                if isinstance(exc, SourceChanged):
+                    self.forget(self.store.key_for(image_id))
+                    if exc.key:
+                        self.forget(exc.key)
+                if not outer:
+                    extra = {"image": image_id, "error": exc.code, "s3_gets": spent.stats.gets}
+                    logger.info("refused", extra=extra | {"s3_bytes": spent.stats.bytes})
+                raise
+
+    def forget(self, key: str) -> None:
+        """Drop everything cached of `key`, every version: its reader (and the version it
+        learnt), descriptors, open images, blocks and spans."""
+        self._readers.pop(key)
+        self._sources.drop_where(lambda k: k[0] == key)
+        self.images.forget(self.store.name, key)
+        self.blocks.drop_where(lambda k: k[:2] == (self.store.name, key))
 
     def source(self, image_id: str, page: int = 0) -> Served:
         """The page as clients see it and what its pixels are read from (kept while warm)."""
@@ -104,21 +143,15 @@ class Tiler:
         s = self.settings
         return SourceImage(reader, self.images, s.max_image_pixels, s.max_decode_pixels, page)
 
-    def _once_more_if_changed(self, fn):
-        # ETag pinning: an object overwritten mid-read fails with SourceChanged and the
-        # reader forgets its version; one retry reads the new version from scratch.
-        try:
-            return fn()
-        except SourceChanged:
-            return fn()
-
     # -- operations --------------------------------------------------------------------
     def describe(self, image_id: str, page: int = 0) -> SourceImage:
         """The source page's header as clients see it: size, format, levels, version, pages."""
-        return self._once_more_if_changed(lambda: self.source(image_id, page)).source
+        with self._request(image_id):
+            return self.source(image_id, page).source
 
     def meta(self, image_id: str, tile_size: int, page: int = 0) -> dict:
-        served = self._once_more_if_changed(lambda: self.source(image_id, page))
+        with self._request(image_id):
+            served = self.source(image_id, page)
         src, original = served.pixels, served.source
         grid = TileGrid(src.width, src.height, tile_size)
         return {
@@ -166,19 +199,16 @@ class Tiler:
         """Render the plan `plan_for(source)` makes of `page`, encoded as `fmt` at `quality`
         (None: the default, or a stored JPEG tile's own quality when it can be served as it is)."""
         deadline = time.monotonic() + self.settings.deadline_ms / 1000
-        return self._once_more_if_changed(lambda: self._render(image_id, page, plan_for, fmt, quality, deadline))
-
-    def _render(self, image_id, page, plan_for, fmt, quality, deadline: float) -> Tile:
         try:
-            return self._render_once(image_id, page, plan_for, fmt, quality, deadline)
+            with self._request(image_id) as spent:
+                return self._render(image_id, page, plan_for, fmt, quality, deadline, spent.stats)
         finally:
             memory.after_render()
 
-    def _render_once(self, image_id, page, plan_for, fmt, quality, deadline: float) -> Tile:
+    def _render(self, image_id, page, plan_for, fmt, quality, deadline: float, stats: ReadStats) -> Tile:
         served = self.source(image_id, page)
         src = served.pixels
         plan = plan_for(src)
-        before = src.reader.snapshot()
         if time.monotonic() > deadline:  # opening the image took it all
             raise DeadlineExceeded("the request's time budget ran out before rendering")
         if fmt == "jpeg" and self.settings.passthrough:
@@ -186,7 +216,6 @@ class Tiler:
             body = stored_tile(src, plan, quality)
             if body is not None:
                 elapsed = (time.perf_counter() - start) * 1000
-                stats = src.reader.snapshot().since(before)
                 width, height = plan.out
                 return Tile(body, MEDIA_TYPES[fmt], width, height, stats, elapsed, passthrough=True)
         with self._renders:
@@ -201,7 +230,7 @@ class Tiler:
             elapsed = (time.perf_counter() - start) * 1000
         if len(body) > self.settings.max_response_bytes:  # Lambda's payload limit, after base64
             raise TooLarge(f"the encoded image is {len(body)} bytes, over {self.settings.max_response_bytes}")
-        return Tile(body, MEDIA_TYPES[fmt], image.width, image.height, src.reader.snapshot().since(before), elapsed)
+        return Tile(body, MEDIA_TYPES[fmt], image.width, image.height, stats, elapsed)
 
     def associated(self, image_id: str, name: str, fmt: str, quality: int | None) -> Tile:
         """The associated image `name` of the source (a slide's label, macro, thumbnail),

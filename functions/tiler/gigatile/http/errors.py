@@ -19,6 +19,7 @@ STATUS = {
     errors.PageNotFound: 404,
     errors.AssociatedImageNotFound: 404,
     errors.TooLarge: 413,
+    errors.ReadBudgetExceeded: 413,
     errors.UnsupportedImage: 415,
     errors.UpstreamError: 502,
     errors.UpstreamUnavailable: 503,

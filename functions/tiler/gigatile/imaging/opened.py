@@ -78,9 +78,14 @@ class OpenImages:
             raise UnsupportedImage("the object is empty")
         with vips_errors(source):
             image = vips().Image.new_from_source(source.source, "", access="random", fail_on="error", **options)
-        random_access = image.get("vips-loader").startswith("tiffload")
+        # libvips reads a tiled TIFF by tiles; anything else is decoded whole (formats.stored).
+        random_access = image.get("vips-loader").startswith("tiffload") and "tile-width" in image.get_fields()
         source.exact_reads = random_access
         return Opened(image, source, _cost(image, random_access), random_access)
+
+    def forget(self, store: str, key: str) -> None:
+        """Drop every open image of `key`, whatever its version (the object changed)."""
+        self._cache.drop_where(lambda k: k[:2] == (store, key))
 
     def discard(self, opened: Opened) -> None:
         """Drop an image whose read failed: libvips may have marked it unusable."""
@@ -100,7 +105,7 @@ def run_guarded(opened: Opened | tuple[Opened, ...], cache: OpenImages, image, f
     cause and drop the open images they may have spoilt."""
     reads = (opened,) if isinstance(opened, Opened) else opened
     for each in reads:
-        each.source.extend_deadline(deadline)
+        each.source.start_render(deadline)
     try:
         with WATCHDOG.guard(image, deadline), vips_errors(*(each.source for each in reads)):
             return fn()

@@ -8,7 +8,7 @@ render would produce. That skips the whole decode + encode of a tile (~2 ms here
 
 from __future__ import annotations
 
-from ..formats import jpeg
+from ..formats import jpeg, stored
 from ..formats.tiff import COMPRESSION_JPEG, PHOTOMETRIC_MINISBLACK, PHOTOMETRIC_RGB, PHOTOMETRIC_YCBCR, TiffError
 from .plan import Plan
 from .source_image import SourceImage
@@ -28,20 +28,21 @@ def stored_tile(src: SourceImage, plan: Plan, quality: int | None) -> bytes | No
     if level.downsample != plan.scale or level.mask is not None:  # a mask's pixels are rendered
         return None
     try:
-        stored = src.tiff.tiled_level(src.tiff.ifd_for(dict(level.options)))
+        ifd = src.tiff.ifd_for(dict(level.options))
+        stored.check_chunks(src.tiff, ifd)  # implausible byte counts: rendered, and refused there
+        tiles = src.tiff.tiled_level(ifd)
     except TiffError:
         return None
-    ifd = stored.ifd
     passable = ifd.compression == COMPRESSION_JPEG and (ifd.samples, ifd.photometric) in PASSABLE_COLOUR
     exact_level = abs(ifd.width - src.width / level.downsample) <= 1  # as SourceImage.level_for
     aligned = (width, height) == (ifd.tile_width, ifd.tile_height) and not left % width and not top % height
     inside = left + width <= ifd.width and top + height <= ifd.height
-    if not (passable and jpeg.is_tables(stored.jpeg_tables) and exact_level and aligned and inside):
+    if not (passable and jpeg.is_tables(tiles.jpeg_tables) and exact_level and aligned and inside):
         return None
-    if quality is not None and quality != jpeg.quality(stored.jpeg_tables):
+    if quality is not None and quality != jpeg.quality(tiles.jpeg_tables):
         return None
-    where = stored.tile_range(left // width, top // height)
+    where = tiles.tile_range(left // width, top // height)
     if where is None or where[0] + where[1] > src.tiff.size:
         return None
     marker = jpeg.ADOBE_RGB if ifd.photometric == PHOTOMETRIC_RGB else b""
-    return jpeg.splice(stored.jpeg_tables, src.reader.read(*where, exact=True), marker)
+    return jpeg.splice(tiles.jpeg_tables, src.reader.read(*where, exact=True, version=src.version), marker)

@@ -63,6 +63,7 @@ def render(source: SourceImage, plan: Plan):
     """The plan as a lazy libvips image, and the open images it reads (for error cleanup)."""
     reads, image = view_at(source, plan.scale, *plan.view)
     left, top, width, height = plan.box
+    _check_decode(source, reads[0].image, plan)
     image = image.crop(left, top, width, height)
     if (width, height) != plan.out:
         image = _exactly(resize(image, plan.out[0] / width, plan.out[1] / height), *plan.out)
@@ -100,6 +101,22 @@ def render_associated(source: SourceImage, name: str, max_side: int, max_pixels:
         limits = f"{max_side} px a side, {max_pixels} pixels"
         raise TooLarge(f"the {width}×{height} {name} image is over the output limits ({limits})")
     return opened, to_display(opened.image)
+
+
+def _check_decode(source: SourceImage, level, plan: Plan) -> None:
+    """Refuse, before any pixel work, a view read from a level at least twice as fine as it
+    (the file lacks the stored levels in between: the thumbnail of a one-level tiled TIFF)
+    when the part of that level it covers is over the decode budget. Read tile by tile it
+    would not take the memory, but it decodes them all, and reads them within one request."""
+    _, _, width, height = plan.box
+    rx, ry = level.width / plan.view[0], level.height / plan.view[1]
+    region = round(width * rx) * round(height * ry)
+    if min(rx, ry) >= 2 and region > source.max_decode_pixels:
+        raise TooLarge(
+            f"this view reads {region} pixels of a {level.width}×{level.height} level, over the "
+            f"{source.max_decode_pixels} pixel budget: the image has no stored level near this scale; "
+            "convert it to a tiled pyramidal TIFF"
+        )
 
 
 def _exactly(image, width: int, height: int):

@@ -9,9 +9,10 @@ from __future__ import annotations
 import math
 
 from ..errors import PageNotFound, TooLarge, UnsupportedImage
+from ..formats import stored
 from ..formats.levels import Associated, Level, Mask, is_tiled_pyramid, structure
 from ..formats.tiff import TiffError, TiffFile
-from ..sources.reader import ObjectReader
+from ..sources.reader import ObjectReader, VersionReader
 from .opened import Opened, OpenImages
 
 
@@ -29,7 +30,8 @@ class SourceImage:
         # structure libvips tolerated but this parser refuses (found by fuzzing: a SubIFD
         # array past the end of the file) is an unreadable file, not a server error.
         try:
-            self.tiff = TiffFile(reader, self.version.size) if self.loader == "tiff" else None
+            pinned = VersionReader(reader, self.version)
+            self.tiff = TiffFile(pinned, self.version.size) if self.loader == "tiff" else None
             # Tiled with stored levels: the file needs no derived pyramid.
             self.tiled_pyramid = self.tiff is not None and is_tiled_pyramid(self.tiff)
             layout = structure(self.loader, first, self.tiff, page)
@@ -70,10 +72,16 @@ class SourceImage:
         (SubIFDs read as nominal halvings) use their measured ratio.
         """
         level = self.level_at(scale)
-        if not self._decode_fits(level):
+        if self.tiff is not None:
+            try:  # before libvips reads a byte of the level's pixels
+                stored.check_chunks(self.tiff, self.tiff.ifd_for(dict(level.options)))
+            except TiffError as exc:
+                raise UnsupportedImage(f"not a readable TIFF: {exc}") from None
+        decoded = self._decoded_at_once(level)
+        if decoded > self.max_decode_pixels:
             raise TooLarge(
                 f"a 1/{scale:g} view of this {self.width}×{self.height} {self.format} image "
-                f"needs a full decode over the {self.max_decode_pixels} pixel budget; "
+                f"decodes {decoded} pixels at once, over the {self.max_decode_pixels} pixel budget; "
                 "convert it to a tiled pyramidal TIFF"
             )
         opened = self.open(level.options)
@@ -86,8 +94,7 @@ class SourceImage:
         at least as fine as the view (a 1/8 view of a slide with levels 1, 4, 16 reads 4×)."""
         return [lv for lv in self.levels if lv.downsample <= max(scale, 1)][-1]
 
-    def _decode_fits(self, level: Level) -> bool:
-        if self.format == "tiff":  # read tile by tile, never decoded whole
-            return True
-        pixels = math.ceil(self.width / level.downsample) * math.ceil(self.height / level.downsample)
-        return pixels <= self.max_decode_pixels
+    def _decoded_at_once(self, level: Level) -> int:
+        if self.tiff is not None:  # a tile at a time, or the whole level (formats.stored)
+            return stored.decoded_at_once(self.tiff, self.tiff.ifd_for(dict(level.options)))
+        return math.ceil(self.width / level.downsample) * math.ceil(self.height / level.downsample)

@@ -5,6 +5,10 @@
 - Small reads (libvips parses headers a few bytes at a time, JPEG reads 4 KiB) go through
   aligned blocks kept in the shared byte-bounded LRU; runs of sequential reads fetch growing
   windows of blocks.
+- Every GET is charged to the request's read budget (sources/budget.py) before it is
+  sent, and every range is clamped to the object's size.
+- An image opened from one version keeps reading that version (`read(..., version=)`):
+  once the object changed, its reads fail with SourceChanged, never mix two files' bytes.
 - Large reads, and every pixel read of a random-access (tiled TIFF) image, when not
   already covered by blocks, are fetched exactly in one GET and kept as spans, so a new
   tile costs one GET of its own bytes and a repeated tile costs nothing.
@@ -14,29 +18,16 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
 
 from ..errors import SourceChanged
 from ..lru import LRU
+from . import budget
 from .base import ObjectVersion, Store
 
 # Reads at least this long are fetched exactly instead of through blocks.
 EXACT_READ_MIN = 8 * 1024
 # Longest readahead window (in blocks) for sequential reads (JPEG, PNG decodes).
 MAX_READAHEAD_BLOCKS = 32
-
-
-@dataclass
-class ReadStats:
-    gets: int = 0
-    bytes: int = 0
-    hits: int = 0
-
-    def copy(self) -> ReadStats:
-        return ReadStats(self.gets, self.bytes, self.hits)
-
-    def since(self, before: ReadStats) -> ReadStats:
-        return ReadStats(self.gets - before.gets, self.bytes - before.bytes, self.hits - before.hits)
 
 
 class ObjectReader:
@@ -53,7 +44,6 @@ class ObjectReader:
         # The first GET's size, in whole blocks: a COG keeps every IFD and tile-offset array
         # in its first few hundred KiB, so one larger first read saves round trips at open.
         self.open_blocks = max(1, -(-open_bytes // block_size))
-        self.stats = ReadStats()
         self._version: ObjectVersion | None = None
         self._checked_at = 0.0
         self._last_fetched = -2
@@ -83,9 +73,10 @@ class ObjectReader:
             self._version = None
 
     # -- reads -----------------------------------------------------------------------
-    def read(self, offset: int, length: int, exact: bool = False) -> bytes:
-        """Bytes at offset; `exact` fetches a miss as exactly that range (random-access pixels)."""
-        version = self.version()
+    def read(self, offset: int, length: int, exact: bool = False, version: ObjectVersion | None = None) -> bytes:
+        """Bytes at offset of `version` (default: the current one); `exact` fetches a miss as
+        exactly that range (random-access pixels)."""
+        version = version or self.version()
         end = min(offset + length, version.size)
         if offset >= end:
             return b""
@@ -125,7 +116,7 @@ class ObjectReader:
             ahead = min(2**self._streak, MAX_READAHEAD_BLOCKS) - 1 if self._streak else 0
             hi = min(hi + ahead, (version.size - 1) // bs)
             self._last_fetched = hi
-        data, _ = self._get(lo * bs, (hi + 1) * bs - 1, version.etag)
+        data, _ = self._get(lo * bs, min((hi + 1) * bs, version.size) - 1, version.etag)
         for i in range(lo, hi + 1):
             chunk = data[(i - lo) * bs : (i - lo + 1) * bs]
             self.cache.put(self._block_key(version, i), chunk)
@@ -134,23 +125,35 @@ class ObjectReader:
         return b"".join(blocks)[offset - first * bs : end - first * bs]
 
     def _get(self, start: int, end: int, etag: str | None) -> tuple[bytes, ObjectVersion]:
+        spent = budget.current()
+        if spent is not None:
+            spent.charge(end - start + 1)  # refused here, before the GET is sent
         try:
             data, version = self.store.fetch(self.key, start, end, etag)
-        except SourceChanged:
+        except SourceChanged as exc:
             self.forget_version()
+            exc.key = self.key
             raise
-        with self._lock:
-            self.stats.gets += 1
-            self.stats.bytes += len(data)
+        if spent is not None:
+            spent.received(len(data))
         return data, version
 
     def _count_hit(self) -> None:
-        with self._lock:
-            self.stats.hits += 1
-
-    def snapshot(self) -> ReadStats:
-        with self._lock:
-            return self.stats.copy()
+        spent = budget.current()
+        if spent is not None:
+            spent.hit()
 
     def _block_key(self, version: ObjectVersion, index: int):
         return (self.store.name, self.key, version.etag, "block", index)
+
+
+class VersionReader:
+    """One version of an object, for parsers that read it after it was opened (formats.tiff):
+    once the object is another, its reads fail with SourceChanged."""
+
+    def __init__(self, reader: ObjectReader, version: ObjectVersion):
+        self.reader = reader
+        self.version = version
+
+    def read(self, offset: int, length: int, exact: bool = False) -> bytes:
+        return self.reader.read(offset, length, exact, self.version)

@@ -8,6 +8,7 @@ import time
 
 from ..errors import DeadlineExceeded, GigatileError
 from ..vips import vips
+from . import budget
 from .reader import ObjectReader
 
 
@@ -23,7 +24,9 @@ class RangeSource:
         # (offset, bytes) shown in place of the object's own: a few bytes of a directory,
         # to let libvips read an image the way the format layer says it is.
         self.patches = patches
-        self.size = reader.version().size
+        # Pinned: an image reads the version it was opened from, or fails (SourceChanged).
+        self.version = reader.version()
+        self.size = self.version.size
         self._pos = 0
         # Set once the header is parsed and the format is known to be random-access:
         # from then on each read is a tile's bytes, fetched exactly.
@@ -31,6 +34,9 @@ class RangeSource:
         # The latest deadline of the renders reading through this source (monotonic time):
         # a read after it fails, so a render stuck on slow S3 ends as a 504.
         self.deadline = 0.0
+        # The read budget of the latest render reading through this source, for the reads
+        # libvips makes from its own worker threads (they do not see the request's context).
+        self.budget: budget.ReadBudget | None = None
         self._error: GigatileError | None = None
         # libvips worker threads call the handlers; the position is shared state.
         self._lock = threading.Lock()
@@ -38,16 +44,19 @@ class RangeSource:
         self.source.on_read(self._on_read)
         self.source.on_seek(self._on_seek)
 
-    def extend_deadline(self, deadline: float) -> None:
+    def start_render(self, deadline: float) -> None:
+        """A render of the current request reads through this source from now on."""
         with self._lock:
             self.deadline = max(self.deadline, deadline)
+            self.budget = budget.current() or self.budget
 
     def _on_read(self, length: int) -> bytes | None:
         with self._lock:
             try:
                 if self.deadline and time.monotonic() > self.deadline:
                     raise DeadlineExceeded("the request's time budget ran out while reading the image")
-                data = self.reader.read(self._pos, length, self.exact_reads)
+                with budget.using(self.budget):
+                    data = self.reader.read(self._pos, length, self.exact_reads, self.version)
             except GigatileError as exc:
                 self._error = self._error or exc
                 return None
