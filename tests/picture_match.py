@@ -1,0 +1,111 @@
+"""Does a viewer's screenshot show the source image where it should, at 1 screen pixel per
+image pixel? The source's pixels come from an independent reader (tifffile), never from
+gigatile.
+
+The screenshot shows the image's bottom-right part: its top-left pixel is image pixel
+(x0, y0) and the image ends `shown = (width, height)` pixels in; beyond is the viewer's
+background. Three checks, each aimed at a way tiles go wrong:
+- alignment: over a window of offsets, the mean absolute error against the source is
+  lowest at (0, 0) (±1), and clearly lower than at any wrong offset (a misplaced picture);
+- blocks: at (0, 0) no 32 × 32 block is far off (a missing, black, stretched, blurred or
+  shifted tile is a few blocks of large error, lost in a whole-picture mean);
+- background: beyond the image's corner the screen is uniform (a tile stretched past the
+  edge, or drawn at the wrong size, leaves picture there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+RADIUS = 4  # offsets searched: -RADIUS..RADIUS in x and y
+BLOCK = 32
+MAX_MAE = 10.0  # mean abs error (0-255) at the right offset: JPEG's loss on a noisy picture
+MAX_BLOCK_MAE = 20.0
+MIN_MARGIN = 2.0  # the best wrong offset's error must be at least this many times the right one's
+MAX_BACKGROUND_STD = 3.0
+EDGE = 4  # the surface's own border left out of the background check (a panel's shadow falls there)
+
+
+@dataclass
+class Match:
+    best: tuple[int, int]  # (dx, dy) of the lowest error
+    mae: float  # at (0, 0)
+    wrong_mae: float  # the lowest error at an offset more than 1 pixel away
+    worst_block: float  # the highest 32 × 32 block error at (0, 0)
+    background_std: float
+
+    def problems(self) -> list[str]:
+        found = []
+        if max(abs(self.best[0]), abs(self.best[1])) > 1:
+            found.append(f"best alignment at offset {self.best}, not (0, 0)")
+        if self.mae > MAX_MAE:
+            found.append(f"mean abs error {self.mae:.1f} > {MAX_MAE}")
+        if self.wrong_mae < MIN_MARGIN * self.mae:
+            found.append(f"a wrong offset matches almost as well ({self.wrong_mae:.1f} vs {self.mae:.1f})")
+        if self.worst_block > MAX_BLOCK_MAE:
+            found.append(f"a {BLOCK}×{BLOCK} block is off by {self.worst_block:.1f} > {MAX_BLOCK_MAE}")
+        if self.background_std > MAX_BACKGROUND_STD:
+            found.append(f"picture beyond the image's corner (std {self.background_std:.1f})")
+        return found
+
+    def __str__(self) -> str:
+        return (
+            f"MAE {self.mae:.2f} at (0,0) vs {self.wrong_mae:.2f} at the best wrong offset, best {self.best}, "
+            f"worst {BLOCK}px block {self.worst_block:.2f}, background std {self.background_std:.2f}"
+        )
+
+
+def match(shot: np.ndarray, source: np.ndarray, x0: int, y0: int, shown: tuple[int, int]) -> Match:
+    """Compare `shot` (H × W × 3, uint8) with `source` (the full-resolution image)."""
+    ww, hh = shown
+    r = RADIUS
+    shot = shot[..., :3].astype(np.int16)
+    inner = shot[r : hh - r, r : ww - r]
+    errors = {}
+    for dy in range(-r, r + 1):
+        for dx in range(-r, r + 1):
+            ref = source[y0 + r + dy : y0 + hh - r + dy, x0 + r + dx : x0 + ww - r + dx, :3]
+            errors[(dx, dy)] = float(np.abs(inner - ref).mean())
+    best = min(errors, key=errors.__getitem__)
+    wrong = min(e for (dx, dy), e in errors.items() if max(abs(dx), abs(dy)) > 1)
+    diff = np.abs(shot[:hh, :ww] - source[y0 : y0 + hh, x0 : x0 + ww, :3]).mean(axis=2)
+    rows, cols = hh // BLOCK, ww // BLOCK
+    # Blocks from the top-left and from the image's corner, so the edge strips are covered too.
+    blocks = [
+        part.reshape(rows, BLOCK, cols, BLOCK).mean(axis=(1, 3)).max()
+        for part in (diff[: rows * BLOCK, : cols * BLOCK], diff[hh - rows * BLOCK :, ww - cols * BLOCK :])
+    ]
+    right, below = shot[EDGE:-EDGE, ww + 1 : -EDGE], shot[hh + 1 : -EDGE, EDGE:ww]
+    beyond = np.concatenate([right.reshape(-1, 3), below.reshape(-1, 3)])
+    return Match(
+        best=best,
+        mae=errors[(0, 0)],
+        wrong_mae=wrong,
+        worst_block=float(max(blocks)),
+        background_std=float(beyond.std(axis=0).max()) if len(beyond) else 0.0,
+    )
+
+
+def seams_overdrawn(source: np.ndarray, x0: int, y0: int, tile: int = 256) -> np.ndarray:
+    """The picture OpenSeadragon's canvas drawer shows at full resolution: each tile of the
+    `tile` × `tile` grid stretched by one screen pixel right and down, so that no seam shows
+    between tiles (later tiles over earlier ones). Mirador 3.4.3 and 4.0.0 both bundle
+    OpenSeadragon 5.0.1 and load tiles without CORS, so it falls back from WebGL to this
+    drawer (measured: MAE 2.3 against this picture, 13.9 against the plain one). Only the
+    tiles from (x0, y0) on (less a margin for the offset search) are redrawn."""
+    from PIL import Image
+
+    out = source.copy()
+    height, width = source.shape[:2]
+    first_x = max(0, (x0 - RADIUS) // tile * tile)
+    first_y = max(0, (y0 - RADIUS) // tile * tile)
+    for y in range(first_y, height, tile):
+        for x in range(first_x, width, tile):
+            part = source[y : y + tile, x : x + tile, :3].astype(np.uint8)
+            h, w = part.shape[:2]
+            grown = np.asarray(Image.fromarray(part).resize((w + 1, h + 1), Image.BILINEAR))
+            target = out[y : y + h + 1, x : x + w + 1]
+            target[..., :3] = grown[: target.shape[0], : target.shape[1]]
+    return out
