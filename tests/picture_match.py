@@ -22,9 +22,10 @@ import numpy as np
 RADIUS = 4  # offsets searched: -RADIUS..RADIUS in x and y
 BLOCK = 32
 MAX_MAE = 10.0  # mean abs error (0-255) at the right offset: JPEG's loss on a noisy picture
-MAX_BLOCK_MAE = 20.0
+MAX_BLOCK_MAE = 12.0
 MIN_MARGIN = 2.0  # the best wrong offset's error must be at least this many times the right one's
 MAX_BACKGROUND_STD = 3.0
+MIN_DETAIL = 0.75  # each block's fine detail (Laplacian) must be this share of the source's
 EDGE = 4  # the surface's own border left out of the background check (a panel's shadow falls there)
 
 
@@ -34,6 +35,7 @@ class Match:
     mae: float  # at (0, 0)
     wrong_mae: float  # the lowest error at an offset more than 1 pixel away
     worst_block: float  # the highest 32 × 32 block error at (0, 0)
+    least_detail: float  # the lowest ratio of a block's fine detail to the source's there
     background_std: float
 
     def problems(self) -> list[str]:
@@ -46,6 +48,8 @@ class Match:
             found.append(f"a wrong offset matches almost as well ({self.wrong_mae:.1f} vs {self.mae:.1f})")
         if self.worst_block > MAX_BLOCK_MAE:
             found.append(f"a {BLOCK}×{BLOCK} block is off by {self.worst_block:.1f} > {MAX_BLOCK_MAE}")
+        if self.least_detail < MIN_DETAIL:
+            found.append(f"a blurred or stretched block (detail {self.least_detail:.2f} of the source's)")
         if self.background_std > MAX_BACKGROUND_STD:
             found.append(f"picture beyond the image's corner (std {self.background_std:.1f})")
         return found
@@ -53,7 +57,8 @@ class Match:
     def __str__(self) -> str:
         return (
             f"MAE {self.mae:.2f} at (0,0) vs {self.wrong_mae:.2f} at the best wrong offset, best {self.best}, "
-            f"worst {BLOCK}px block {self.worst_block:.2f}, background std {self.background_std:.2f}"
+            f"worst {BLOCK}px block {self.worst_block:.2f}, least detail {self.least_detail:.2f}, "
+            f"background std {self.background_std:.2f}"
         )
 
 
@@ -70,22 +75,36 @@ def match(shot: np.ndarray, source: np.ndarray, x0: int, y0: int, shown: tuple[i
             errors[(dx, dy)] = float(np.abs(inner - ref).mean())
     best = min(errors, key=errors.__getitem__)
     wrong = min(e for (dx, dy), e in errors.items() if max(abs(dx), abs(dy)) > 1)
-    diff = np.abs(shot[:hh, :ww] - source[y0 : y0 + hh, x0 : x0 + ww, :3]).mean(axis=2)
-    rows, cols = hh // BLOCK, ww // BLOCK
-    # Blocks from the top-left and from the image's corner, so the edge strips are covered too.
-    blocks = [
-        part.reshape(rows, BLOCK, cols, BLOCK).mean(axis=(1, 3)).max()
-        for part in (diff[: rows * BLOCK, : cols * BLOCK], diff[hh - rows * BLOCK :, ww - cols * BLOCK :])
-    ]
+    seen, ref = shot[:hh, :ww], source[y0 : y0 + hh, x0 : x0 + ww, :3]
+    diff = np.abs(seen - ref).mean(axis=2)
+    detail = _block_means(_fine_detail(seen)) / np.maximum(_block_means(_fine_detail(ref)), 1e-6)
+    blocks = _block_means(diff)
     right, below = shot[EDGE:-EDGE, ww + 1 : -EDGE], shot[hh + 1 : -EDGE, EDGE:ww]
     beyond = np.concatenate([right.reshape(-1, 3), below.reshape(-1, 3)])
     return Match(
         best=best,
         mae=errors[(0, 0)],
         wrong_mae=wrong,
-        worst_block=float(max(blocks)),
+        worst_block=float(blocks.max()),
+        least_detail=float(detail.min()),
         background_std=float(beyond.std(axis=0).max()) if len(beyond) else 0.0,
     )
+
+
+def _fine_detail(pixels: np.ndarray) -> np.ndarray:
+    """|Laplacian| of the grey picture: what a blurred or up-scaled tile loses."""
+    grey = pixels.astype(np.float32).mean(axis=2)
+    lap = 4 * grey[1:-1, 1:-1] - grey[:-2, 1:-1] - grey[2:, 1:-1] - grey[1:-1, :-2] - grey[1:-1, 2:]
+    return np.pad(np.abs(lap), 1, mode="edge")
+
+
+def _block_means(values: np.ndarray) -> np.ndarray:
+    """Means over BLOCK × BLOCK blocks, laid from the top-left and again from the bottom-right
+    corner (so the strips at the image's edges are covered too), as one flat array."""
+    h, w = values.shape
+    rows, cols = h // BLOCK, w // BLOCK
+    parts = (values[: rows * BLOCK, : cols * BLOCK], values[h - rows * BLOCK :, w - cols * BLOCK :])
+    return np.concatenate([p.reshape(rows, BLOCK, cols, BLOCK).mean(axis=(1, 3)).ravel() for p in parts])
 
 
 def seams_overdrawn(source: np.ndarray, x0: int, y0: int, tile: int = 256) -> np.ndarray:

@@ -214,12 +214,13 @@ def source_pixels(odd_image) -> np.ndarray:
 def tiler(s3, odd_image):
     """gigatile under uvicorn for the whole module (not per test: a server per viewer would
     cost an open of the image each time)."""
-    from infra.local_stack import start_server
+    from infra.local_stack import mount_viewers, start_server
 
     with pytest.MonkeyPatch.context() as env:
         env.setenv("AWS_ENDPOINT_URL_S3", s3.endpoint)
         env.setenv("GIGATILE_SOURCE", f"s3://{BUCKET}/{PREFIX}")
         url, server = start_server()
+        mount_viewers(server.config.app)  # for the viewer page's switch
         yield url
         server.should_exit = True
 
@@ -362,3 +363,106 @@ def test_viewer_shows_the_source_pixels(name, browser, site, tiler, source_pixel
     assert stages["full_resolution"] > 0, "no full-resolution tile was requested"
     assert result.problems() == [], f"{result}; screenshot in {tmp_path}"
     context.close()
+
+
+def _synthetic(width: int = 1501, height: int = 1101) -> np.ndarray:
+    """A small picture of the same kind as the odd image: gradients, stripes, noise."""
+    y, x = np.mgrid[0:height, 0:width]
+    picture = np.stack([x * 255 / width, y * 255 / height, (x + 2 * y) % 97 * 255 / 97], axis=2) * 0.7 + 38
+    noise = np.random.default_rng(11).normal(0, 16, picture.shape)
+    return np.clip(picture + noise, 0, 255).astype(np.int16)
+
+
+def _as_jpeg(pixels: np.ndarray) -> np.ndarray:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.fromarray(pixels.astype(np.uint8)).save(out, "JPEG", quality=90, subsampling=0)
+    return np.asarray(Image.open(out)).astype(np.int16)
+
+
+def _faulty(shot: np.ndarray, source: np.ndarray, x0: int, y0: int, fault: str) -> np.ndarray:
+    """`shot` with one of the faults a tiler or a viewer can show, on the tile whose
+    top-left corner is image pixel (1024, 768) (screen (tx, ty))."""
+    shot = shot.copy()
+    tx, ty = 1024 - x0, 768 - y0
+    tile = (slice(ty, ty + 256), slice(tx, tx + 256))
+    if fault == "black tile":
+        shot[tile] = 0
+    elif fault == "missing tile":
+        shot[tile] = shot[-1, -1]
+    elif fault == "tile shifted 2 px":
+        shot[tile] = source[768 + 2 : 768 + 258, 1024 + 2 : 1024 + 258]
+    elif fault == "tile from the level below, stretched":
+        low = source[768 : 768 + 256, 1024 : 1024 + 256].reshape(128, 2, 128, 2, 3).mean(axis=(1, 3))
+        shot[tile] = np.repeat(np.repeat(low, 2, axis=0), 2, axis=1)
+    elif fault == "edge tile drawn 256 px wide":
+        width = source.shape[1] - 1280  # the last column of tiles, 221 px wide
+        from PIL import Image
+
+        edge = source[768 : 768 + 256, 1280:].astype(np.uint8)
+        grown = np.asarray(Image.fromarray(edge).resize((256, 256), Image.BILINEAR)).astype(np.int16)
+        shot[ty : ty + 256, 1280 - x0 : 1280 - x0 + 256] = grown
+        assert width < 256
+    elif fault == "picture 1 px off":
+        shot = np.roll(shot, 1, axis=1)
+    elif fault == "picture 3 px off":
+        shot = np.roll(shot, (3, 3), axis=(0, 1))
+    else:
+        assert fault == "none"
+    return shot
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        "none",
+        "black tile",
+        "missing tile",
+        "tile shifted 2 px",
+        "tile from the level below, stretched",
+        "edge tile drawn 256 px wide",
+        "picture 1 px off",
+        "picture 3 px off",
+    ],
+)
+def test_picture_match_fails_a_wrong_tile(fault):
+    """The comparison discriminates: the right picture (JPEG-coded at quality 90 and 4:4:4
+    as the tiles are: MAE 3.5 on the odd image) passes,
+    and each fault a viewer or tiler could show fails it."""
+    source = _synthetic()
+    height, width = source.shape[:2]
+    shown = (round(0.75 * 800), round(0.75 * 600))
+    x0, y0 = width - shown[0], height - shown[1]
+    shot = np.full((600, 800, 3), 255, np.int16)  # the page's background beyond the corner
+    shot[: shown[1], : shown[0]] = _as_jpeg(source[y0:, x0:])
+    result = picture_match.match(_faulty(shot, source, x0, y0, fault), source, x0, y0, shown)
+    print(f"{fault}: {result}")
+    assert (result.problems() == []) == (fault == "none"), f"{fault}: {result}"
+
+
+@pytest.mark.parametrize("choice", ["osd-iiif2", "mirador", "leaflet", "openlayers"])
+def test_the_viewer_page_switches_viewers(choice, browser, site, tiler):
+    """gigatile's own page (/viewer/ID?viewer=…) opens the image in each viewer of its switch,
+    from the packages the local server mounts at /viewers/."""
+    page = browser.new_page(viewport={"width": 900, "height": 700})
+    tiles = []
+    page.on("response", lambda r: tiles.append(r.status) if "/default.jpg" in r.url else None)
+    page.goto(f"{tiler}/viewer/{urllib.parse.quote(IMAGE_ID, safe='')}?viewer={choice}")
+    page.wait_for_function("document.body.dataset.state !== 'loading'", timeout=30_000)
+    assert page.evaluate("document.body.dataset.state") == "open", page.inner_text("#info")
+    deadline = time.monotonic() + 30
+    while not tiles and time.monotonic() < deadline:
+        page.wait_for_timeout(200)
+    assert tiles and set(tiles) == {200}, tiles
+    page.close()
+
+
+def test_the_viewer_page_says_when_a_viewer_is_not_served(live_server, browser):
+    """Where /viewers/ is not served (a deployed function), the switch says so."""
+    page = browser.new_page()
+    page.goto(f"{live_server}/viewer/pyr.tif?viewer=mirador")
+    page.wait_for_function("document.body.dataset.state !== 'loading'", timeout=30_000)
+    assert page.evaluate("document.body.dataset.state") == "unavailable"
+    assert "Mirador is not available on this deployment" in page.inner_text("#info")
+    page.close()
