@@ -347,8 +347,9 @@ def test_viewer_shows_the_source_pixels(name, browser, site, tiler, source_pixel
         png = settle(page, traffic, surface)
         timings.append(time.monotonic())
         stages["full_resolution"] = len(traffic.tiles()) - sum(stages.values())
-    finally:
-        page.screenshot(path=str(tmp_path / f"{name}.png"))  # kept for a look when it fails
+    except Exception:
+        page.screenshot(path=str(tmp_path / f"{name}.png"))  # kept for a look
+        raise
 
     from PIL import Image
 
