@@ -5,8 +5,10 @@ PYTHON ?= python3
 STAMP  := $(VENV)/.installed
 # The S3 server of the benchmark (npm registry); defined here, before the rules that need it.
 S3RVER := build/s3rver/node_modules/.bin/s3rver
+# The web viewers of the viewer tests and the demo's switch (npm registry), under build/viewers.
+VIEWERS := build/viewers/.installed
 
-.PHONY: install demo test test-fast lint format bench clean sam-check sam-build vendor system-packages
+.PHONY: viewers install demo test test-fast lint format bench clean sam-check sam-build vendor system-packages
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,12 +19,13 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 ## make demo: local S3 server + generated 30,000 × 50,000 sample + tiler and viewer on :8000
-demo: install
+## (with every viewer of the page's switch: OpenSeadragon, Mirador, Leaflet-IIIF, OpenLayers)
+demo: install $(VIEWERS)
 	$(PY) infra/demo.py
 
 ## make test: lint, then the whole test suite (real S3 server on loopback, real libvips,
 ## the viewer in Debian's headless Chromium, installed here when missing)
-test: install lint system-packages $(S3RVER)
+test: install lint system-packages $(S3RVER) $(VIEWERS)
 	$(VENV)/bin/pytest -q
 
 ## make test-fast: lint, then the unit tier in under a minute (pytest -m "not slow"): no
@@ -63,8 +66,27 @@ $(S3RVER):
 	mkdir -p build/s3rver
 	npm install --silent --no-audit --no-fund --prefix build/s3rver s3rver@3.7.1
 
+## build/viewers: the viewers tests/test_viewers.py drives and the demo page offers, each
+## package's own tarball (exact version, checked by npm against the registry's integrity
+## hash) unpacked as build/viewers/NAME-VERSION/; their dist bundles need no dependencies
+VIEWER_PACKAGES := openseadragon@5.0.1 openseadragon@6.1.1 mirador@3.4.3 mirador@4.0.0 \
+                   leaflet@1.9.4 leaflet-iiif@3.0.0 ol@10.11.0
+$(VIEWERS): Makefile
+	command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
+	rm -rf build/viewers && mkdir -p build/viewers/packs
+	set -e; for spec in $(VIEWER_PACKAGES); do \
+	  name=$${spec%@*}; version=$${spec##*@}; \
+	  (cd build/viewers/packs && npm pack --silent "$$spec" >/dev/null); \
+	  mkdir -p "build/viewers/$$name-$$version"; \
+	  tar -xzf "build/viewers/packs/$$name-$$version.tgz" -C "build/viewers/$$name-$$version" --strip-components=1; \
+	done
+	rm -rf build/viewers/packs
+	touch $@
+
 bench: install $(S3RVER)
 	$(PY) -m infra.bench
+
+viewers: $(VIEWERS)
 
 clean:
 	rm -rf $(VENV) $(SAMVENV) $(CHECKOV) .aws-sam .pytest_cache .ruff_cache

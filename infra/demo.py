@@ -40,11 +40,17 @@ def main() -> None:
 
     os.environ["AWS_ENDPOINT_URL_S3"] = s3.endpoint
     os.environ["GIGATILE_SOURCE"] = f"s3://{BUCKET}/images"
-    print(f"viewer: http://{args.host}:{args.port}/viewer/sample.tif", flush=True)
-    from gigatile.cli import serve
+    import uvicorn
 
+    from gigatile.app import create_app
+    from infra.local_stack import mount_viewers
+
+    app = create_app()
+    if not mount_viewers(app):
+        print("build/viewers is missing (`make viewers`): the page's switch offers OpenSeadragon only")
+    print(f"viewer: http://{args.host}:{args.port}/viewer/sample.tif", flush=True)
     try:
-        serve(args.host, args.port, log_level="warning")
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     finally:
         s3.stop()
 

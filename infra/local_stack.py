@@ -63,6 +63,18 @@ def start_server() -> tuple[str, object]:
     return f"http://127.0.0.1:{port}", server
 
 
+def mount_viewers(app, folder: Path | None = None) -> bool:
+    """Serve the viewers' npm packages (`make viewers`: build/viewers) at /viewers/, for the
+    viewer page's switch; only where the folder exists (never in the Lambda package)."""
+    from fastapi.staticfiles import StaticFiles
+
+    folder = folder or Path(__file__).resolve().parents[1] / "build" / "viewers"
+    if not folder.is_dir():
+        return False
+    app.mount("/viewers", StaticFiles(directory=str(folder)), name="viewers")
+    return True
+
+
 def start_moto() -> tuple[subprocess.Popen, str]:
     """moto's S3 server in its own process (its memory is not ours), on a free port."""
     port = free_port()
