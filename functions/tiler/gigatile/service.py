@@ -236,21 +236,20 @@ class Tiler:
         """The associated image `name` of the source (a slide's label, macro, thumbnail),
         whole, encoded as `fmt`."""
         deadline = time.monotonic() + self.settings.deadline_ms / 1000
-        return self._once_more_if_changed(lambda: self._associated(image_id, name, fmt, quality, deadline))
-
-    def _associated(self, image_id: str, name: str, fmt: str, quality: int | None, deadline: float) -> Tile:
-        src = self.source(image_id).source
-        before = src.reader.snapshot()
         s = self.settings
-        with self._renders:
-            start = time.perf_counter()
-            opened, image = render_associated(src, name, s.max_output_side, s.max_output_pixels)
-            body = run_guarded(
-                opened, self.images, image, lambda: encode(image, fmt, quality or DEFAULT_QUALITY), deadline
-            )
-            elapsed = (time.perf_counter() - start) * 1000
-        stats = src.reader.snapshot().since(before)
-        return Tile(body, MEDIA_TYPES[fmt], image.width, image.height, stats, elapsed)
+        try:
+            with self._request(image_id) as spent:
+                src = self.source(image_id).source
+                with self._renders:
+                    start = time.perf_counter()
+                    opened, image = render_associated(src, name, s.max_output_side, s.max_output_pixels)
+                    body = run_guarded(
+                        opened, self.images, image, lambda: encode(image, fmt, quality or DEFAULT_QUALITY), deadline
+                    )
+                    elapsed = (time.perf_counter() - start) * 1000
+                return Tile(body, MEDIA_TYPES[fmt], image.width, image.height, spent.stats, elapsed)
+        finally:
+            memory.after_render()
 
     def _render_or_wait(self, image_id: str, page: int, served: Served, plan: Plan):
         """Render; a decode over the budget is the conversion policy's to settle."""
