@@ -10,15 +10,21 @@ import os
 import sys
 
 
-def serve(host: str, port: int, log_level: str = "info") -> None:
+def serve(host: str, port: int, log_level: str = "info", access_log: bool = False) -> None:
     import uvicorn
 
     from .app import create_app
+    from .service import warm_up
 
     settings = _settings()
     app = create_app(settings)
+    # libvips and the store's client now, before the port opens, not in the first request.
+    warm_up(app.state.tiler)
     print(f"gigatile: serving {settings.source.describe()} on http://{host}:{port}", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    # loop/http "auto" take uvloop and httptools (the server extra installs uvicorn[standard]);
+    # the access log is off by default: one formatted line per tile is a fair share of a
+    # pass-through tile's time (docs/performance.md, Request path).
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log)
 
 
 def token(scope: str, ttl: int) -> None:
@@ -106,6 +112,7 @@ def main(argv: list[str] | None = None) -> None:
     p_serve = sub.add_parser("serve", help="serve GIGATILE_SOURCE (s3://bucket/prefix or a folder)")
     p_serve.add_argument("--host", default="127.0.0.1")
     p_serve.add_argument("--port", type=int, default=8000)
+    p_serve.add_argument("--access-log", action="store_true", help="log one line per request (off by default)")
     p_token = sub.add_parser("token", help="print a signed-access token for an image id (or a prefix ending in /)")
     p_token.add_argument("scope", help="image id, or id prefix ending with /")
     p_token.add_argument("--ttl", type=int, default=86400, help="seconds until it expires (default one day)")
@@ -121,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "pyramid":
         pyramid(args.src, args.dst, args.quality, args.compression, args.tile_size)
     else:
-        serve(args.host, args.port)
+        serve(args.host, args.port, access_log=args.access_log)
 
 
 if __name__ == "__main__":
