@@ -7,8 +7,8 @@ Serves the 30,000 × 50,000 libvips pyramid (the `iipsrv` command's file) from a
 folder, so that no S3 wait hides the request path; everything pinned to one core, with
 pass-through (the default) and with GIGATILE_PASSTHROUGH=false (every tile re-encoded).
 
-Warm (the list's bytes cached, medians over 3 passes of `--tiles` full-resolution tiles
-of the simple API):
+Warm (the list's bytes cached; of 3 passes over `--tiles` full-resolution tiles of the
+simple API, the lowest pass median, as the machine is shared):
 - service: `Tiler.tile` in-process, the tile work itself (plan, copy or render, encode);
 - Lambda handler: `gigatile.handler.handler` with an API Gateway HTTP API (payload 2.0)
   event, in-process (Mangum → FastAPI → the same tile service; Powertools metrics and
@@ -100,20 +100,28 @@ def child(image: Path, tiles: list, new_lists: dict[str, list[str]]) -> dict:
         tiler.tile(key, lambda w, h: TileGrid(w, h, 256), level, x, y, "jpeg", None)
     service, lam, passthrough = [], [], 0
     for _ in range(PASSES):
+        service.append([])
+        lam.append([])
         for level, x, y in tiles:
             start = time.perf_counter()
             tile = tiler.tile(key, lambda w, h: TileGrid(w, h, 256), level, x, y, "jpeg", None)
-            service.append(time.perf_counter() - start)
+            service[-1].append(time.perf_counter() - start)
             passthrough += tile.passthrough
             start = time.perf_counter()
             call("/api/v1/image/tile", {"path": key, "level": level, "x": x, "y": y})
-            lam.append(time.perf_counter() - start)
+            lam[-1].append(time.perf_counter() - start)
     return {
-        "service_ms": median_ms(service),
-        "handler_ms": median_ms(lam),
-        "passthrough_share": passthrough / len(service),
+        "service_ms": least_disturbed(service),
+        "handler_ms": least_disturbed(lam),
+        "passthrough_share": passthrough / (PASSES * len(tiles)),
         "new": new,
     }
+
+
+def least_disturbed(passes: list[list[float]]) -> float:
+    """The lowest of the passes' medians: on a shared machine, the pass other work
+    disturbed least."""
+    return min(median_ms(times) for times in passes)
 
 
 # -- the command -----------------------------------------------------------------------
@@ -152,8 +160,7 @@ def over_http(command: list[str], env: dict, key: str, tiles: list, cores: tuple
         if cores[1] is not None:
             os.sched_setaffinity(0, {cores[1]})
         http_pass(base, key, tiles)  # warm
-        times = [t for _ in range(PASSES) for t in http_pass(base, key, tiles)]
-        return median_ms(times)
+        return least_disturbed([http_pass(base, key, tiles) for _ in range(PASSES)])
     finally:
         os.sched_setaffinity(0, set(range(os.cpu_count() or 1)))
         proc.terminate()
@@ -254,8 +261,8 @@ def pinned_python(core: int) -> list[str]:
 
 def report(results: dict, context: dict) -> list[str]:
     lines = [
-        f"Made by `{context['command']}` in {context['seconds']} s; warm medians over {context['passes']} "
-        f"passes of {context['tiles']} full-resolution tiles, one core.",
+        f"Made by `{context['command']}` in {context['seconds']} s; warm: the lowest median of "
+        f"{context['passes']} passes over {context['tiles']} full-resolution tiles, one core.",
         "",
         "| path | service ms | Lambda handler ms (over the service) | "
         + " | ".join(f"{name} ms (over the service)" for name in next(iter(results.values()))["http_ms"])
