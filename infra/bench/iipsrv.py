@@ -26,7 +26,7 @@ with py-spy over each workload's new tiles (build/profiles/).
 
 Writes docs/iipsrv.json and its section of docs/benchmarks.md (build/bench-smoke/ with
 --smoke). Needs iipimage-server, lighttpd and wrk (`make bench` installs them) and
-py-spy (the bench extra).
+py-spy (the bench extra). Profiles go to build/profiles/ (build/bench-smoke/profiles/ with --smoke).
 """
 
 from __future__ import annotations
@@ -420,7 +420,7 @@ def measure(contenders: dict, lists: dict, args, workdir: Path) -> dict:
             )
             print(f"  {workload} same picture: {entry['same_picture']}", flush=True)
         if not args.no_profile:
-            folder = ROOT / "build" / "profiles"
+            folder = ROOT / "build" / ("bench-smoke/profiles" if args.smoke else "profiles")
             folder.mkdir(parents=True, exist_ok=True)
             entry["profiles"] = {}
             for name in (n for n in names if n.startswith("gigatile")):
