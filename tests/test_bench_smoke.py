@@ -66,6 +66,7 @@ def test_iipsrv_side_by_side_smoke():
         for profile in entry["profiles"].values():
             assert profile["samples"] > 0 and (ROOT / profile["file"]).stat().st_size > 0
     assert "| A | iipsrv |" in (folder / "benchmarks.md").read_text()
+    assert str(ROOT) not in (folder / "iipsrv-flamegraph.svg").read_text()  # no paths of this machine
 
 
 def test_request_path_smoke():

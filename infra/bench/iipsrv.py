@@ -217,35 +217,28 @@ def compare_pixels(left_def, right_def, left_paths, right_paths, workdir: Path) 
 
 # -- profile ---------------------------------------------------------------------------
 def profile(server_def, paths: list[str], args, workdir: Path, out: Path) -> dict:
-    """py-spy over gigatile's new-tile pass: raw collapsed stacks (speedscope and
-    flamegraph.pl read them) and the top functions by own and total samples.
+    """py-spy over gigatile's new-tile pass, twice (a fresh server each time): raw collapsed
+    stacks (speedscope and flamegraph.pl read them), summarised as the top functions by own
+    and total samples, then py-spy's flame graph (SVG) beside them.
 
     Only the thread holding the GIL is sampled (--gil), with its C frames (--native): on a
     shared machine py-spy otherwise counts threads that wait for a core as working, and
     nine samples in ten were futex and epoll waits. libvips' pixel work runs in its own
     threads without the GIL: it shows in the CPU per tile, not here."""
+    for fmt, path in (("raw", out), ("flamegraph", out.with_suffix(".svg"))):
+        spy_on_new_tiles(server_def, paths, args, workdir, fmt, path)
+    return top_functions(out)
+
+
+def spy_on_new_tiles(server_def, paths: list[str], args, workdir: Path, fmt: str, out: Path) -> None:
     py_spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     workdir.mkdir(parents=True, exist_ok=True)
     server = server_def.start(args.server_core, workdir)
     try:
         get(server.base, paths[0])
+        command = [py_spy, "record", "--pid", str(server.proc.pid), "--gil", "--native", "--rate", "500"]
         spy = subprocess.Popen(
-            [
-                py_spy,
-                "record",
-                "--pid",
-                str(server.proc.pid),
-                "--gil",
-                "--native",
-                "--format",
-                "raw",
-                "--rate",
-                "500",
-                "-o",
-                str(out),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
+            [*command, "--format", fmt, "-o", str(out)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
         )
         time.sleep(1.0)  # py-spy attaches
         wrk(server.base, paths[1:], args.connections, args.load_core, workdir)
@@ -253,7 +246,6 @@ def profile(server_def, paths: list[str], args, workdir: Path, out: Path) -> dic
         spy.wait(60)
     finally:
         server.stop()
-    return top_functions(out)
 
 
 # Leaf frames of a thread that waits (py-spy counts some lock waits as active).
@@ -511,11 +503,28 @@ def section(results: dict, context: dict) -> list[str]:
             for name, p in by_server.items():
                 top = "; ".join(f"{f} {pct} %" for f, pct in p["own_pct"][:8])
                 lines.append(f"- **{w}, {name}** ({p['samples']} samples, `{p['file']}`): {top}")
-        lines.append("")
+        lines += [
+            "",
+            f"Flame graph of workload {FLAME[0]}, {FLAME[1]} (py-spy; the other workloads' are "
+            "`build/profiles/*.svg`):",
+            "",
+            "![py-spy flame graph](iipsrv-flamegraph.svg)",
+            "",
+        ]
     return lines
+
+
+FLAME = ("A", "gigatile")  # the flame graph copied beside the report
 
 
 def write(out: Path, results: dict, context: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
+    profiles = results["workloads"].get(FLAME[0], {}).get("profiles", {})
+    if FLAME[1] in profiles:
+        svg = (ROOT / profiles[FLAME[1]]["file"]).with_suffix(".svg").read_text()
+        # py-spy writes its command line into the picture: no paths of this machine in the docs.
+        for folder in (ROOT, Path(sys.executable).parent):
+            svg = svg.replace(f"{folder}/", "")
+        (out / "iipsrv-flamegraph.svg").write_text(svg)
     (out / "iipsrv.json").write_text(json.dumps({"context": context, **results}, indent=1) + "\n")
     report.replace_section(out / "benchmarks.md", "iipsrv", section(results, context))
