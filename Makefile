@@ -34,10 +34,14 @@ test: install lint system-packages $(S3RVER) $(VIEWERS)
 test-fast: install lint
 	$(VENV)/bin/pytest -q -m "not slow"
 
-# Debian's Chromium for the viewer test, libmagic for the IIIF validator; installed when missing.
+# Debian's Chromium for the viewer test, libmagic for the IIIF validator, and IIPImage
+# (iipimage-server, run behind lighttpd) with wrk for the side-by-side benchmark and its
+# smoke test; installed when missing.
+IIPSRV := /usr/lib/iipimage-server/iipsrv.fcgi
 system-packages:
-	@command -v chromium >/dev/null && ldconfig -p | grep -q libmagic.so.1 || \
-	  { apt-get update -qq && apt-get install -y -qq chromium libmagic1 >/dev/null; }
+	@command -v chromium >/dev/null && ldconfig -p | grep -q libmagic.so.1 && test -x $(IIPSRV) && \
+	  command -v lighttpd >/dev/null && command -v wrk >/dev/null || \
+	  { apt-get update -qq && apt-get install -y -qq chromium libmagic1 iipimage-server lighttpd wrk >/dev/null; }
 
 ## make vendor: OpenSeadragon from the npm registry into the package (committed; rerun to update)
 OSD_VERSION := 6.1.1
@@ -60,7 +64,9 @@ format: install
 	$(VENV)/bin/ruff format .
 
 ## make bench: gigatile vs a naive source, whole-object Pillow, rio-tiler on a COG and static
-## dzsave tiles, at 0 and 20 ms per S3 request; writes docs/benchmarks.md, .json and .png
+## dzsave tiles, at 0 and 20 ms per S3 request; then side by side with IIPImage (iipsrv) over
+## HTTP, and the request path and Lambda cost; writes docs/benchmarks.md, .json and .png,
+## docs/iipsrv.json, docs/request-path.json (profiles in build/profiles/)
 $(S3RVER):
 	command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
 	mkdir -p build/s3rver
@@ -83,8 +89,10 @@ $(VIEWERS): Makefile
 	rm -rf build/viewers/packs
 	touch $@
 
-bench: install $(S3RVER)
+bench: install system-packages $(S3RVER)
 	$(PY) -m infra.bench
+	$(PY) -m infra.bench iipsrv
+	$(PY) -m infra.bench request-path
 
 viewers: $(VIEWERS)
 

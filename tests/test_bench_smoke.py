@@ -39,3 +39,49 @@ def test_bench_smoke_runs_every_setup_and_counts_requests(tmp_path):
     assert runs["gigatile"]["warm_gets"] == 0
     assert "| gigatile |" in (folder / "benchmarks.md").read_text()
     assert (folder / "benchmarks.png").stat().st_size > 10_000
+
+
+def test_iipsrv_side_by_side_smoke():
+    """iipsrv behind lighttpd, gigatile from the folder and over s3rver, loaded by wrk
+    (`make test` installs iipimage-server, lighttpd and wrk): every list served by each,
+    the same picture from both, a profile per workload. Counts only."""
+    out = subprocess.run(
+        [sys.executable, "-m", "infra.bench", "iipsrv", "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    folder = ROOT / "build" / "bench-smoke"
+    report = json.loads((folder / "iipsrv.json").read_text())
+    assert set(report["workloads"]) == {"A", "B", "C"}
+    for name, entry in report["workloads"].items():
+        servers = entry["servers"]
+        assert set(servers) == {"iipsrv", "gigatile", "gigatile over S3"}, name
+        assert {s["new"]["tiles"] for s in servers.values()} == {entry["tiles"] - 1}
+        assert all(s["new"]["tiles_per_s"] > 0 and s["peak_rss_mib"] for s in servers.values())
+        same = entry["same_picture"]
+        assert same["tiles"] == 10 and same["over_tolerance"] == 0, same
+        for profile in entry["profiles"].values():
+            assert profile["samples"] > 0 and (ROOT / profile["file"]).stat().st_size > 0
+    assert "| A | iipsrv |" in (folder / "benchmarks.md").read_text()
+    assert str(ROOT) not in (folder / "iipsrv-flamegraph.svg").read_text()  # no paths of this machine
+
+
+def test_request_path_smoke():
+    out = subprocess.run(
+        [sys.executable, "-m", "infra.bench", "request-path", "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    results = json.loads((ROOT / "build" / "bench-smoke" / "request-path.json").read_text())["results"]
+    assert set(results) == {"pass-through", "re-encoding"}
+    # Pass-through copies stored tiles (edge tiles of a level may not be whole stored tiles).
+    assert results["pass-through"]["passthrough_share"] > 0.5
+    assert results["re-encoding"]["passthrough_share"] == 0
+    for r in results.values():
+        assert set(r["new"]) == {"A", "B"} and len(r["http_ms"]) == 2

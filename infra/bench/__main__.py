@@ -14,6 +14,11 @@
                  tiffsave: wall time and peak RSS
     simulate     concurrent clients over uvicorn and a jittery S3: every body compared
                  byte for byte with a serial reference
+    iipsrv       gigatile and IIPImage (iipsrv behind lighttpd) side by side over HTTP, each
+                 pinned to one core, loaded by wrk: tiles/s, CPU per tile, RSS, first request,
+                 same picture, and a py-spy profile per workload (docs/benchmarks.md section)
+    request-path what a request costs over its tile work (uvicorn, Lambda handler) and what
+                 a million new tiles cost on Lambda, with pass-through and re-encoding
     soak         many requests through the Lambda handler: RSS, caches, file descriptors
                  and threads after a warm-up and at the end
 
@@ -34,6 +39,8 @@ COMMANDS = {
     "conversion": ("infra.bench.conversion", "main"),
     "simulate": ("infra.bench.reliability", "simulate_main"),
     "soak": ("infra.bench.reliability", "soak_main"),
+    "iipsrv": ("infra.bench.iipsrv", "main"),
+    "request-path": ("infra.bench.request_path", "main"),
 }
 DEFAULT = "tiles"
 

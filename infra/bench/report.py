@@ -229,6 +229,37 @@ def chart(path: Path, runs: list[dict]) -> None:
     plt.close(fig)
 
 
+# Sections other commands write into benchmarks.md (`make bench` runs them after `tiles`);
+# rewriting the tiles report keeps them.
+SECTIONS = ("iipsrv", "request-path")
+
+
+def markers(name: str) -> tuple[str, str]:
+    return f"<!-- {name}: begin -->", f"<!-- {name}: end -->"
+
+
+def kept_sections(path: Path) -> list[str]:
+    text = path.read_text() if path.exists() else ""
+    kept = []
+    for name in SECTIONS:
+        begin, end = markers(name)
+        if begin in text and end in text:
+            kept.append(text[text.index(begin) : text.index(end) + len(end)])
+    return kept
+
+
+def replace_section(path: Path, name: str, lines: list[str]) -> None:
+    """Put a command's section in place of its previous one, or at the end."""
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    begin, end = markers(name)
+    block = "\n".join([begin, *lines, end])
+    if begin in text and end in text:
+        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
+    else:
+        text = text.rstrip("\n") + "\n\n" + block + "\n"
+    path.write_text(text)
+
+
 def write(out: Path, runs: list[dict], context: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     data = {"context": context, "runs": [{k: v for k, v in r.items() if k != "latencies"} for r in runs]}
@@ -264,4 +295,5 @@ def write(out: Path, runs: list[dict], context: dict) -> None:
         "![latency and GETs per setup](benchmarks.png)",
         "",
     ]
-    (out / "benchmarks.md").write_text("\n".join(lines))
+    kept = kept_sections(out / "benchmarks.md")
+    (out / "benchmarks.md").write_text("\n".join(lines) + "".join(f"\n{block}\n" for block in kept))

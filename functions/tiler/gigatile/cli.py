@@ -10,15 +10,50 @@ import os
 import sys
 
 
-def serve(host: str, port: int, log_level: str = "info") -> None:
+def serve(host: str, port: int, log_level: str = "info", access_log: bool = False) -> None:
     import uvicorn
 
     from .app import create_app
+    from .service import warm_up
 
     settings = _settings()
     app = create_app(settings)
+    # libvips, the store's client and the routes now, before the port opens, not in the
+    # first request.
+    warm_up(app.state.tiler)
+    _warm_routes(app)
     print(f"gigatile: serving {settings.source.describe()} on http://{host}:{port}", flush=True)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    # loop/http "auto" take uvloop and httptools (the server extra installs uvicorn[standard]);
+    # the access log is off by default: one formatted line per tile is a fair share of a
+    # pass-through tile's time (docs/performance.md, Request path).
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=access_log)
+
+
+# One request into each router: FastAPI builds a router's route state (dependants,
+# parameter models) when a request first reaches it, ≈ 60 ms for all of gigatile's. The
+# requests fail validation (the id "." is refused), so nothing is read from the source.
+WARM_PATHS = ("/health", "/api/v1/image/meta", "/dzi/-", "/iiif/3/./info.json", "/iiif/2/./info.json")
+
+
+def _warm_routes(app) -> None:
+    import asyncio
+
+    async def receive() -> dict:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict) -> None:
+        return None
+
+    async def ask_each_router() -> None:
+        for path in WARM_PATHS:
+            scope = {
+                "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+                "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "", "query_string": b"",
+                "headers": [(b"host", b"localhost")], "client": ("127.0.0.1", 0), "server": ("127.0.0.1", 0),
+            }  # fmt: skip
+            await app(scope, receive, send)
+
+    asyncio.run(ask_each_router())
 
 
 def token(scope: str, ttl: int) -> None:
@@ -106,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     p_serve = sub.add_parser("serve", help="serve GIGATILE_SOURCE (s3://bucket/prefix or a folder)")
     p_serve.add_argument("--host", default="127.0.0.1")
     p_serve.add_argument("--port", type=int, default=8000)
+    p_serve.add_argument("--access-log", action="store_true", help="log one line per request (off by default)")
     p_token = sub.add_parser("token", help="print a signed-access token for an image id (or a prefix ending in /)")
     p_token.add_argument("scope", help="image id, or id prefix ending with /")
     p_token.add_argument("--ttl", type=int, default=86400, help="seconds until it expires (default one day)")
@@ -121,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.command == "pyramid":
         pyramid(args.src, args.dst, args.quality, args.compression, args.tile_size)
     else:
-        serve(args.host, args.port)
+        serve(args.host, args.port, access_log=args.access_log)
 
 
 if __name__ == "__main__":

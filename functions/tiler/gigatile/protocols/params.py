@@ -17,7 +17,9 @@ Page = Annotated[int, Query(ge=0, le=65535, description="frame of a GIF or anima
 Format = Annotated[str, Query(max_length=8)]
 
 
-def _tiler(request: Request) -> Tiler:
+async def _tiler(request: Request) -> Tiler:
+    # async: FastAPI runs a plain `def` dependency on a worker thread, a hand-off per
+    # request (measured: the warm Lambda handler 0.76–2.26 ms with it, 0.37–0.48 without).
     return request.app.state.tiler
 
 
