@@ -97,7 +97,8 @@ def files(s3, tmp_path_factory):
 
 def tile(client, name: str, level: int, x: int = 0, y: int = 0, stretch: str | None = None, **params):
     path = TILE if stretch is None else f"{TILE}/{stretch}"
-    return client.get(path, params={"path": f"stretch/{name}", "level": level, "x": x, "y": y, "format": "png"} | params)
+    query = {"path": f"stretch/{name}", "level": level, "x": x, "y": y, "format": "png"}
+    return client.get(path, params=query | params)
 
 
 def full_level(client, name: str) -> int:
