@@ -30,6 +30,7 @@ AssociatedName = Annotated[
     str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="an associated image's name, as in meta")
 ]
 StretchSegment = Annotated[str, Path(min_length=1, max_length=300, description=STRETCH_HELP)]
+Version = Annotated[str | None, Query(max_length=200, description="source version from meta")]
 Side = Annotated[int | None, Query(ge=1, le=65535, description="box side in pixels (never enlarged)")]
 
 
@@ -44,7 +45,6 @@ def meta(request: Request, tiler: TilerDep, image_id: ImageId, tile_size: TileSi
 
 
 @router.get("/tile")
-@router.get("/tile/{stretch}")
 @offload
 def tile(
     request: Request,
@@ -57,9 +57,32 @@ def tile(
     quality: Quality = None,
     format: Format = "jpeg",
     page: Page = 0,
-    v: Annotated[str | None, Query(max_length=200, description="source version from meta")] = None,
-    stretch: StretchSegment | None = None,
+    v: Version = None,
 ):
+    return _tile(request, tiler, image_id, level, x, y, tile_size, quality, format, page, v, None)
+
+
+@router.get("/tile/{stretch}")
+@offload
+def stretched_tile(
+    request: Request,
+    tiler: TilerDep,
+    stretch: StretchSegment,
+    image_id: ImageId,
+    level: Coordinate,
+    x: Coordinate,
+    y: Coordinate,
+    tile_size: TileSize = 256,
+    quality: Quality = None,
+    format: Format = "jpeg",
+    page: Page = 0,
+    v: Version = None,
+):
+    """A tile with the display stretch the path names (non-8-bit data: bands and ranges)."""
+    return _tile(request, tiler, image_id, level, x, y, tile_size, quality, format, page, v, stretch)
+
+
+def _tile(request, tiler, image_id, level, x, y, tile_size, quality, format, page, v, stretch: str | None):
     settings = tiler.settings
     asked = parse_stretch(stretch)
     require_access(settings, request, image_id)
