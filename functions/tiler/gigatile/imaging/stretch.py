@@ -6,11 +6,12 @@ image's defaults (`Stretch`), decided once per source version:
 
 - bands: 1–3 of an RGB(+extra) image, band 1 of the rest; a band that ExtraSamples marks
   as alpha stays alpha (a 4-band uint16 image's 4th band is not alpha unless it says so);
-- range, in stored values (before any GDAL scale/offset): GDAL's STATISTICS_MINIMUM /
+- range, in stored values (before any GDAL scale/offset), for TIFFs: GDAL's STATISTICS_MINIMUM /
   MAXIMUM of each shown band where the file has them; else the minimum and maximum of
   the valid pixels of the coarsest stored level (a central 1024 × 1024 crop of it at most,
   one range over all shown bands so that RGB keeps its balance); else, when those cannot
-  be read within the decode budget, the type's range (integers) or 0…1 (floats);
+  be read within the decode budget, the type's range (integers) or 0…1 (floats). Other
+  formats (a 16-bit PNG is a picture) use the type's whole range, and their own alpha;
 - nodata (GDAL_NODATA), NaN and ±inf become transparent (the background in JPEG).
 
 8-bit images are left as they are unless a request asks for a stretch.
@@ -89,14 +90,16 @@ def _default(source) -> Defaults | None:
     base = source.open(source.levels[0].options).image
     if base.format == "uchar":
         return None
-    metadata = gdal_metadata.GdalMetadata()
-    if source.tiff is not None:
-        metadata = gdal_metadata.read(source.tiff, source.tiff.ifd_for(dict(source.levels[0].options)))
+    fallback: tuple[float, float] = TYPE_RANGES.get(base.format, (0.0, 1.0))
+    if source.tiff is None:  # a 16-bit PNG or the like: a picture, using the type's whole range
+        alpha = base.bands - 1 if base.hasalpha() else None
+        bands = (0, 1, 2) if base.bands >= 3 else (0,)
+        return Defaults(Stretch(base.format, bands, (fallback,) * len(bands), None, alpha, "type"), {}, fallback)
+    metadata = gdal_metadata.read(source.tiff, source.tiff.ifd_for(dict(source.levels[0].options)))
     alpha = next((b for b in metadata.alpha_samples if b < base.bands), None)
     colour = [b for b in range(base.bands) if b != alpha]
     bands = tuple(colour[:3]) if len(colour) >= 3 else tuple(colour[:1])
     band_ranges = {b: r for b, m in metadata.bands.items() if (r := m.range) is not None}
-    fallback: tuple[float, float] = TYPE_RANGES.get(base.format, (0.0, 1.0))
     if all(b in band_ranges for b in bands):
         range_from = "gdal"
     else:
