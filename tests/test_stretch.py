@@ -88,6 +88,10 @@ def files(s3, tmp_path_factory):
     made["nan.tif"] = folder / "nan.tif"
     # JPEG 2000 tiles (Aperio stores them so; here as tifffile writes them, through imagecodecs).
     jp2 = np.stack([xx % 256, yy % 256, (xx + yy) % 256], axis=-1).astype(np.uint8)[:512, :512]
+    # 8-bit grey using a part of its range (a faint scan).
+    faint = (100 + (xx + yy) % 100).astype(np.uint8)[:300, :300]
+    tifffile.imwrite(folder / "faint.tif", faint, tile=(256, 256), compression="zlib")
+    made["faint.tif"] = folder / "faint.tif"
     tifffile.imwrite(folder / "jp2k.tif", jp2, photometric="rgb", tile=(256, 256), compression="jpeg2000")
     made["jp2k.tif"] = folder / "jp2k.tif"
     for name, path in made.items():
@@ -272,3 +276,23 @@ def test_jpeg_2000_tiles_are_refused_with_a_clear_message(client, files):
     assert error["code"] == "unsupported_image"
     assert "JPEG 2000 tiles are not decodable by this build" in error["message"]
     assert tifffile.imread(files["jp2k.tif"]).shape == (512, 512, 3)  # the file itself is sound
+    meta = client.get(META, params={"path": "stretch/jp2k.tif"})
+    assert meta.status_code == 200 and meta.json()["width"] == 512  # its header is readable
+
+
+def test_iiif_serves_the_default_stretch(client, files):
+    level = full_level(client, "dem.tif")
+    simple = pixels(tile(client, "dem.tif", level).content)
+    response = client.get("/iiif/3/stretch%2Fdem.tif/0,0,256,256/256,/0/default.png")
+    assert response.status_code == 200, response.text
+    assert (pixels(response.content) == simple).all()
+
+
+def test_an_8_bit_image_is_left_alone_unless_a_stretch_is_asked(client, files):
+    data = tifffile.imread(files["faint.tif"])
+    meta = client.get(META, params={"path": "stretch/faint.tif"}).json()
+    assert (meta["data_type"], meta["stretch"]) == ("uchar", None)
+    plain = pixels(tile(client, "faint.tif", meta["max_level"]).content)
+    assert (plain[..., 0] == data[:256, :256]).all()
+    asked = pixels(tile(client, "faint.tif", meta["max_level"], stretch="range:100,200").content)
+    close(asked[..., 0], stretched(data[:256, :256], 100, 200))
