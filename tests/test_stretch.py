@@ -296,3 +296,21 @@ def test_an_8_bit_image_is_left_alone_unless_a_stretch_is_asked(client, files):
     assert (plain[..., 0] == data[:256, :256]).all()
     asked = pixels(tile(client, "faint.tif", meta["max_level"], stretch="range:100,200").content)
     close(asked[..., 0], stretched(data[:256, :256], 100, 200))
+
+
+SMALL_READS = {"GIGATILE_OPEN_READ_KB": 16, "GIGATILE_BLOCK_SIZE": 4096}
+
+
+@pytest.mark.parametrize("name", ["dem.tif", "reflectance.tif"])
+def test_the_default_stretch_costs_few_gets(configure, s3, files, name):
+    """GDAL's statistics cost nothing to read (they are in the first IFD); without them the
+    coarsest overview (one block here) is read once per version, and tiles read as usual."""
+    client = configure(**SMALL_READS)
+    key = f"{PREFIX}/stretch/{name}"
+    meta = client.get(META, params={"path": f"stretch/{name}"}).json()
+    opened = len(s3.proxy.gets(key))
+    s3.proxy.reset()
+    assert tile(client, name, meta["max_level"], 1, 1).status_code == 200
+    first_tile = len(s3.proxy.gets(key))
+    assert opened <= (1 if meta["stretch"]["range_from"] == "gdal" else 3), opened
+    assert first_tile <= 2, first_tile
