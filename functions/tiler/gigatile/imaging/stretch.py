@@ -93,7 +93,7 @@ def _default(source) -> Defaults | None:
     fallback: tuple[float, float] = TYPE_RANGES.get(base.format, (0.0, 1.0))
     if source.tiff is None:  # a 16-bit PNG or the like: a picture, using the type's whole range
         alpha = base.bands - 1 if base.hasalpha() else None
-        bands = (0, 1, 2) if base.bands >= 3 else (0,)
+        bands: tuple[int, ...] = (0, 1, 2) if base.bands >= 3 else (0,)
         return Defaults(Stretch(base.format, bands, (fallback,) * len(bands), None, alpha, "type"), {}, fallback)
     metadata = gdal_metadata.read(source.tiff, source.tiff.ifd_for(dict(source.levels[0].options)))
     alpha = next((b for b in metadata.alpha_samples if b < base.bands), None)
