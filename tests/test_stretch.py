@@ -245,6 +245,9 @@ def test_float_nan_and_inf_are_nodata(client, files):
         ("bands:0", 400, "band numbers"),
         ("bands:1,2", 400, "1 band"),
         ("bands:a", 400, "band numbers"),
+        ("bands:²", 400, "band numbers"),
+        ("range:١,٢", 400, "min,max"),
+        ("bands:1,2,3,4", 400, "1 band"),
         ("range:5,5", 400, "below its max"),
         ("range:7,2", 400, "below its max"),
         ("range:nan,1", 400, "finite"),
@@ -267,6 +270,11 @@ def test_malformed_stretches_are_400_with_the_reason(client, files, spec, status
         assert response.status_code == status, response.text
         error = response.json()["error"]
         assert error["code"] == "invalid_parameter" and words in error["message"]
+
+
+def test_an_empty_stretch_is_400(client, files):
+    response = client.get("/dzi/stretch/reflectance.tif.dzi", params={"stretch": ""})
+    assert response.status_code == 400 and "empty" in response.json()["error"]["message"]
 
 
 def test_jpeg_2000_tiles_are_refused_with_a_clear_message(client, files):

@@ -25,7 +25,9 @@ STRETCH_HELP = (
     "and/or value ranges (min,max once for all bands, or once per band); default: the image's own (meta)"
 )
 MAX_STRETCH = 300
-NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d{1,3})?$")
+# ASCII digits only: str.isdigit() and re's \d accept "²" and "١", which int() then refuses.
+NUMBER = re.compile(r"^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d{1,3})?$", re.ASCII)
+BAND = re.compile(r"^\d{1,3}$", re.ASCII)
 MAX_BANDS = 255
 
 
@@ -50,7 +52,7 @@ def parse_stretch(text: str | None) -> StretchRequest | None:
         parts[name] = value.split(",")
     bands = None
     if "bands" in parts:
-        if not all(b.isdigit() and 1 <= int(b) <= MAX_BANDS for b in parts["bands"]):
+        if not all(BAND.match(b) and 1 <= int(b) <= MAX_BANDS for b in parts["bands"]):
             raise bad(f"bands are band numbers 1…{MAX_BANDS}")
         if len(parts["bands"]) not in (1, 3):
             raise bad("give 1 band (grey) or 3 (red, green, blue)")
