@@ -21,9 +21,10 @@ from .imaging.encode import DEFAULT_QUALITY, MEDIA_TYPES, encode
 from .imaging.geometry import Grid, TileGrid
 from .imaging.opened import OpenImages, run_guarded
 from .imaging.passthrough import stored_tile
-from .imaging.plan import Plan
+from .imaging.plan import Plan, StretchRequest
 from .imaging.render import render, render_associated
 from .imaging.source_image import SourceImage
+from .imaging.stretch import default_stretch
 from .lru import LRU
 from .observability import logger
 from .sources import budget
@@ -34,7 +35,7 @@ from .sources.reader import ObjectReader
 from .vips import configure as vips_configure
 
 # Bump when rendering changes, so tile ETags change with it.
-RENDER_VERSION = "3"
+RENDER_VERSION = "4"
 
 
 @dataclass
@@ -152,7 +153,9 @@ class Tiler:
     def meta(self, image_id: str, tile_size: int, page: int = 0) -> dict:
         with self._request(image_id):
             served = self.source(image_id, page)
-        src, original = served.pixels, served.source
+            src, original = served.pixels, served.source
+            stretch = default_stretch(src)  # of the pixels served (a derived pyramid's, if any)
+            first = src.open(src.levels[0].options).image
         grid = TileGrid(src.width, src.height, tile_size)
         return {
             "width": src.width,
@@ -166,6 +169,9 @@ class Tiler:
             "page": page,
             "pages": original.pages,
             "associated": list(original.associated),
+            "data_type": first.format,  # libvips' band format: uchar, ushort, short, float …
+            "bands": first.bands,
+            "stretch": None if stretch is None else stretch.describe(),
         }
 
     def tile(
@@ -178,13 +184,15 @@ class Tiler:
         fmt: str,
         quality: int | None,
         page: int = 0,
+        stretch: StretchRequest | None = None,
     ) -> Tile:
-        """Tile (x, y) of `level` in the grid `grid_for(width, height)` lays over the page."""
+        """Tile (x, y) of `level` in the grid `grid_for(width, height)` lays over the page,
+        non-8-bit data stretched as `stretch` asks (None: the image's default)."""
 
         def plan(src: SourceImage) -> Plan:
             grid = grid_for(src.width, src.height)
             box = grid.tile_box(level, x, y)
-            return Plan(grid.scale(level), grid.level_size(level), box, box[2:])
+            return Plan(grid.scale(level), grid.level_size(level), box, box[2:], stretch=stretch)
 
         return self.render(image_id, plan, fmt, quality, page)
 

@@ -12,23 +12,31 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import AssociatedImageNotFound, TooLarge
+from ..errors import AssociatedImageNotFound, TooLarge, UnsupportedImage
+from ..formats.levels import undecodable_compression
+from ..formats.tiff import TiffError
+from . import stretch as stretching
 from .display import to_display, to_srgb
 from .opened import Opened
-from .plan import Plan
+from .plan import Plan, StretchRequest
 from .source_image import SourceImage
 
 
-def view_at(source: SourceImage, scale: float, width: int, height: int):
+def view_at(source: SourceImage, scale: float, width: int, height: int, stretch: StretchRequest | None = None):
     """The whole image reduced by `scale`, lazily, as exactly width × height pixels, and the
-    open images it reads (the level, and its mask if it has one).
+    open images it reads (the level, and its mask if it has one); non-8-bit data (or any,
+    when `stretch` asks) stretched to 8 bits.
 
     A grid rounds level sizes up (ceil(30000 / 32) = 938) where the content ends at 937.5:
     the missing part of the last column or row repeats its edge.
     """
+    _check_compression(source, scale)
     level, opened, downsample = source.level_for(scale)
     reads: tuple[Opened, ...] = (opened,)
     image = opened.image
+    chosen = stretching.resolve(source, stretch)
+    if chosen is not None:
+        image = stretching.apply(image, chosen)
     if level.mask is not None:
         mask = source.open_mask(level.mask)
         reads += (mask,)
@@ -61,7 +69,7 @@ def resize(image, hscale: float, vscale: float | None = None):
 
 def render(source: SourceImage, plan: Plan):
     """The plan as a lazy libvips image, and the open images it reads (for error cleanup)."""
-    reads, image = view_at(source, plan.scale, *plan.view)
+    reads, image = view_at(source, plan.scale, *plan.view, stretch=plan.stretch)
     left, top, width, height = plan.box
     _check_decode(source, reads[0].image, plan)
     image = image.crop(left, top, width, height)
@@ -101,6 +109,24 @@ def render_associated(source: SourceImage, name: str, max_side: int, max_pixels:
         limits = f"{max_side} px a side, {max_pixels} pixels"
         raise TooLarge(f"the {width}×{height} {name} image is over the output limits ({limits})")
     return opened, to_display(opened.image)
+
+
+def _check_compression(source: SourceImage, scale: float) -> None:
+    """Refuse, from the TIFF's Compression tag and before libvips decodes a tile, a level
+    coded in a way this build cannot decode (its libvips message would only say that a
+    tile failed)."""
+    if source.tiff is None:
+        return
+    try:
+        ifd = source.tiff.ifd_for(dict(source.level_at(scale).options))
+    except TiffError:  # level_for refuses it as unreadable
+        return
+    name = undecodable_compression(ifd)
+    if name:
+        raise UnsupportedImage(
+            f"{name} tiles are not decodable by this build (TIFF compression {ifd.compression}); "
+            "convert the image to a JPEG-tiled pyramidal TIFF (e.g. `gigatile pyramid`)"
+        )
 
 
 def _check_decode(source: SourceImage, level, plan: Plan) -> None:

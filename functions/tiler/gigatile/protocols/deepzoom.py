@@ -2,7 +2,7 @@
 
 Laid out as OpenSeadragon reads it and `vips dzsave` writes it: level N = full size with
 N = ceil(log2(max(w, h))), each lower level half the size rounded up, down to 1 × 1.
-`tile_size`, `overlap` and `page` come from the query (OpenSeadragon repeats the
+`tile_size`, `overlap`, `page` and `stretch` (protocols.params) come from the query (OpenSeadragon repeats the
 descriptor's query string on every tile URL), so one image can be served with any layout;
 without them, from GIGATILE_DZ_TILE_SIZE and GIGATILE_DZ_OVERLAP, page 0.
 """
@@ -24,7 +24,7 @@ from ..imaging.encode import normalize_format
 from ..imaging.geometry import DeepZoomGrid
 from ..observability import record_tile
 from ..service import tile_etag
-from .params import Format, Page, Quality, TilerDep, TileSize
+from .params import Format, Page, Quality, Stretch, TilerDep, TileSize, parse_stretch
 
 router = APIRouter(prefix="/dzi", tags=["deepzoom"])
 
@@ -52,8 +52,10 @@ def deepzoom(
     format: Format = "jpeg",
     quality: Quality = None,
     page: Page = 0,
+    stretch: Stretch = None,
 ):
     settings = tiler.settings
+    asked = parse_stretch(stretch)  # checked on the descriptor too: a viewer repeats it on tiles
     tile_size = settings.dz_tile_size if tile_size is None else tile_size
     overlap = settings.dz_overlap if overlap is None else overlap
     if path.endswith(".dzi"):
@@ -77,13 +79,13 @@ def deepzoom(
     fmt, negotiated = output_format(request, match["fmt"])
     level, col, row = int(match["level"]), int(match["col"]), int(match["row"])
     version = tiler.version(image_id)
-    etag = tile_etag(version, "dz", level, col, row, tile_size, overlap, fmt, quality, page)
+    etag = tile_etag(version, "dz", level, col, row, tile_size, overlap, fmt, quality, page, asked and asked.key())
 
     def grid(width: int, height: int) -> DeepZoomGrid:
         return DeepZoomGrid(width, height, tile_size, overlap)
 
     def make_tile() -> Body:
-        result = tiler.tile(image_id, grid, level, col, row, fmt, quality, page)
+        result = tiler.tile(image_id, grid, level, col, row, fmt, quality, page, asked)
         record_tile(image_id, result, tile_level=level, x=col, y=row, page=page)
         return Body(result.body, result.media_type, tile_size_headers(result.width, result.height))
 

@@ -1,6 +1,10 @@
 """The simple JSON API: /api/v1/image/meta and /api/v1/image/tile (design note contract),
 /api/v1/image/thumbnail (a whole page fitted into a box, upright, colour-managed) and
-/api/v1/image/associated/NAME (a slide's label, macro or thumbnail, whole)."""
+/api/v1/image/associated/NAME (a slide's label, macro or thumbnail, whole).
+
+/api/v1/image/tile/STRETCH is a tile with a display stretch of its own (`bands:3,2,1;
+range:0,3000`, protocols.params): a path segment, not a query key, because CloudFront's
+cache key for this API is at its quota of query keys."""
 
 from __future__ import annotations
 
@@ -16,7 +20,7 @@ from ..imaging.geometry import TileGrid
 from ..imaging.thumbnail import Box, thumbnail_plan
 from ..observability import record_tile
 from ..service import tile_etag
-from .params import Format, ImageId, Page, Quality, TilerDep, TileSize
+from .params import STRETCH_HELP, Format, ImageId, Page, Quality, TilerDep, TileSize, parse_stretch
 
 router = APIRouter(prefix="/api/v1/image", tags=["simple"])
 
@@ -25,6 +29,8 @@ Coordinate = Annotated[int, Query(ge=0)]
 AssociatedName = Annotated[
     str, Path(max_length=64, pattern=r"^[A-Za-z0-9_-]+$", description="an associated image's name, as in meta")
 ]
+StretchSegment = Annotated[str, Path(min_length=1, max_length=300, description=STRETCH_HELP)]
+Version = Annotated[str | None, Query(max_length=200, description="source version from meta")]
 Side = Annotated[int | None, Query(ge=1, le=65535, description="box side in pixels (never enlarged)")]
 
 
@@ -51,16 +57,41 @@ def tile(
     quality: Quality = None,
     format: Format = "jpeg",
     page: Page = 0,
-    v: Annotated[str | None, Query(max_length=200, description="source version from meta")] = None,
+    v: Version = None,
 ):
+    return _tile(request, tiler, image_id, level, x, y, tile_size, quality, format, page, v, None)
+
+
+@router.get("/tile/{stretch}")
+@offload
+def stretched_tile(
+    request: Request,
+    tiler: TilerDep,
+    stretch: StretchSegment,
+    image_id: ImageId,
+    level: Coordinate,
+    x: Coordinate,
+    y: Coordinate,
+    tile_size: TileSize = 256,
+    quality: Quality = None,
+    format: Format = "jpeg",
+    page: Page = 0,
+    v: Version = None,
+):
+    """A tile with the display stretch the path names (non-8-bit data: bands and ranges)."""
+    return _tile(request, tiler, image_id, level, x, y, tile_size, quality, format, page, v, stretch)
+
+
+def _tile(request, tiler, image_id, level, x, y, tile_size, quality, format, page, v, stretch: str | None):
     settings = tiler.settings
+    asked = parse_stretch(stretch)
     require_access(settings, request, image_id)
     fmt, negotiated = output_format(request, format)
     version = tiler.version(image_id)
-    etag = tile_etag(version, "tile", level, x, y, tile_size, fmt, quality, page)
+    etag = tile_etag(version, "tile", level, x, y, tile_size, fmt, quality, page, asked and asked.key())
 
     def make() -> Body:
-        result = tiler.tile(image_id, lambda w, h: TileGrid(w, h, tile_size), level, x, y, fmt, quality, page)
+        result = tiler.tile(image_id, lambda w, h: TileGrid(w, h, tile_size), level, x, y, fmt, quality, page, asked)
         record_tile(image_id, result, tile_level=level, x=x, y=y, page=page)
         return Body(result.body, result.media_type, tile_size_headers(result.width, result.height))
 

@@ -1,0 +1,208 @@
+"""The linear display stretch of non-8-bit data (uint16, int16, float32, float64 …): which
+bands are shown as grey or RGB, and which value range of each becomes 0…255.
+
+What a request asks (`StretchRequest`, parsed by protocols.params) is completed with the
+image's defaults (`Stretch`), decided once per source version:
+
+- bands: 1–3 of an RGB(+extra) image, band 1 of the rest; a band that ExtraSamples marks
+  as alpha stays alpha (a 4-band uint16 image's 4th band is not alpha unless it says so);
+- range, in stored values (before any GDAL scale/offset), for TIFFs: GDAL's STATISTICS_MINIMUM /
+  MAXIMUM of each shown band where the file has them; else the minimum and maximum of
+  the valid pixels of the coarsest stored level (a central 1024 × 1024 crop of it at most,
+  one range over all shown bands so that RGB keeps its balance); else, when those cannot
+  be read within the decode budget, the type's range (integers) or 0…1 (floats). Other
+  formats (a 16-bit PNG is a picture) use the type's whole range, and their own alpha;
+- nodata (GDAL_NODATA), NaN and ±inf become transparent (the background in JPEG).
+
+8-bit images are left as they are unless a request asks for a stretch.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+
+from ..errors import InvalidParameter
+from ..formats import gdal_metadata, stored
+from ..formats.tiff import TiffError
+from .opened import vips_errors
+from .plan import StretchRequest
+
+TYPE_RANGES = {
+    "uchar": (0, 255),
+    "char": (-128, 127),
+    "ushort": (0, 65535),
+    "short": (-32768, 32767),
+    "uint": (0, 2**32 - 1),
+    "int": (-(2**31), 2**31 - 1),
+}
+FLOATS = {"float": 3.4028234663852886e38, "double": 1.7976931348623157e308}  # largest finite
+STATISTICS_SIDE = 1024  # the coarsest level's central crop that statistics are taken from
+
+
+@dataclass(frozen=True)
+class Stretch:
+    """A complete stretch for one image."""
+
+    data_type: str  # libvips band format: ushort, short, float …
+    bands: tuple[int, ...]  # 0-based, shown as grey (1) or RGB (3)
+    ranges: tuple[tuple[float, float], ...]  # one per shown band
+    nodata: float | None
+    alpha: int | None  # the band that is alpha, if any
+    range_from: str  # "gdal", "statistics", "type" or "request"
+
+    def describe(self) -> dict:
+        return {
+            "bands": [b + 1 for b in self.bands],
+            "range": [list(r) for r in self.ranges],
+            "range_from": self.range_from,
+            "nodata": self.nodata,
+            "alpha_band": None if self.alpha is None else self.alpha + 1,
+        }
+
+
+@dataclass(frozen=True)
+class Defaults:
+    """An image's own stretch, and what other bands than its default ones are stretched with."""
+
+    stretch: Stretch
+    band_ranges: dict[int, tuple[float, float]]  # GDAL's statistics, by 0-based band
+    fallback: tuple[float, float]  # for a band without its own
+
+
+# Defaults per SourceImage (one version of one page, kept while the tiler keeps it).
+_defaults: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def defaults(source) -> Defaults | None:
+    """The image's own stretch, or None for 8-bit images (shown as they are)."""
+    if source not in _defaults:
+        _defaults[source] = _default(source)
+    return _defaults[source]
+
+
+def default_stretch(source) -> Stretch | None:
+    found = defaults(source)
+    return None if found is None else found.stretch
+
+
+def _default(source) -> Defaults | None:
+    base = source.open(source.levels[0].options).image
+    if base.format == "uchar":
+        return None
+    fallback: tuple[float, float] = TYPE_RANGES.get(base.format, (0.0, 1.0))
+    if source.tiff is None:  # a 16-bit PNG or the like: a picture, using the type's whole range
+        alpha = base.bands - 1 if base.hasalpha() else None
+        bands: tuple[int, ...] = (0, 1, 2) if base.bands >= 3 else (0,)
+        return Defaults(Stretch(base.format, bands, (fallback,) * len(bands), None, alpha, "type"), {}, fallback)
+    metadata = gdal_metadata.read(source.tiff, source.tiff.ifd_for(dict(source.levels[0].options)))
+    alpha = next((b for b in metadata.alpha_samples if b < base.bands), None)
+    colour = [b for b in range(base.bands) if b != alpha]
+    bands = tuple(colour[:3]) if len(colour) >= 3 else tuple(colour[:1])
+    band_ranges = {b: r for b, m in metadata.bands.items() if (r := m.range) is not None}
+    if all(b in band_ranges for b in bands):
+        range_from = "gdal"
+    else:
+        found = _statistics(source, bands, metadata.nodata)
+        range_from = "statistics" if found else "type"
+        fallback = found or fallback
+    ranges = tuple(band_ranges.get(b, fallback) for b in bands)
+    stretch = Stretch(base.format, bands, ranges, metadata.nodata, alpha, range_from)
+    return Defaults(stretch, band_ranges, fallback)
+
+
+def _statistics(source, bands: tuple[int, ...], nodata: float | None) -> tuple[float, float] | None:
+    """(min, max) of the valid values of `bands` in the coarsest stored level (its central
+    crop of at most STATISTICS_SIDE² pixels), or None when there are none, they are all
+    equal, or reading them is over the decode budget."""
+    level = source.levels[-1]
+    if source.tiff is not None:
+        try:
+            ifd = source.tiff.ifd_for(dict(level.options))
+            if stored.decoded_at_once(source.tiff, ifd) > source.max_decode_pixels:
+                return None
+        except TiffError:
+            return None
+    opened = source.open(level.options)
+    image = opened.image
+    width, height = min(image.width, STATISTICS_SIDE), min(image.height, STATISTICS_SIDE)
+    image = image.crop((image.width - width) // 2, (image.height - height) // 2, width, height)
+    shown = _bandjoin([image[b] for b in bands])
+    valid = _valid(image, bands, nodata)
+    with vips_errors(opened.source):
+        if valid is None:
+            low, high = shown.min(), shown.max()
+        else:  # invalid pixels pushed past the other end, so that min and max skip them
+            if valid.max() == 0:
+                return None
+            big = FLOATS["double"]
+            low = valid.ifthenelse(shown, big).min()
+            high = valid.ifthenelse(shown, -big).max()
+    return (float(low), float(high)) if low < high else None
+
+
+def resolve(source, asked: StretchRequest | None) -> Stretch | None:
+    """The stretch to apply: the request's choices over the image's defaults; None when the
+    image is 8-bit and nothing is asked. Bands and ranges that do not fit the image are 400."""
+    own = defaults(source)
+    if asked is None:
+        return None if own is None else own.stretch
+    image = source.open(source.levels[0].options).image
+    if own is None:  # 8-bit, stretched only because it is asked
+        stretch = Stretch(image.format, (0, 1, 2) if image.bands >= 3 else (0,), (), None, None, "type")
+        own = Defaults(stretch, {}, TYPE_RANGES["uchar"])
+    default = own.stretch
+    bands = asked.bands or default.bands
+    if any(b >= image.bands for b in bands):
+        raise InvalidParameter(f"stretch: band {max(bands) + 1} is beyond this image's {image.bands} bands")
+    if asked.ranges is None:
+        ranges = tuple(own.band_ranges.get(b, own.fallback) for b in bands)
+        range_from = default.range_from
+    elif len(asked.ranges) in (1, len(bands)):
+        ranges = asked.ranges * len(bands) if len(asked.ranges) == 1 else asked.ranges
+        range_from = "request"
+    else:
+        raise InvalidParameter(f"stretch: {len(asked.ranges)} ranges for {len(bands)} bands (give 1 or {len(bands)})")
+    alpha = default.alpha if default.alpha not in bands else None
+    return Stretch(default.data_type, bands, ranges, default.nodata, alpha, range_from)
+
+
+def _bandjoin(images: list):
+    return images[0] if len(images) == 1 else images[0].bandjoin(images[1:])
+
+
+def _valid(image, bands: tuple[int, ...], nodata: float | None):
+    """A 1-band uchar image, 255 where every shown band holds a value (not nodata, NaN or
+    ±inf), or None when every pixel does."""
+    tests = []
+    for b in bands:
+        band = image[b]
+        if image.format in FLOATS:  # NaN is not equal to itself; inf is beyond the largest finite
+            tests.append((band == band) & (band.abs() <= FLOATS[image.format]))
+        if nodata is not None and nodata == nodata:
+            tests.append(band != nodata)
+    if not tests:
+        return None
+    valid = tests[0]
+    for test in tests[1:]:
+        valid = valid & test
+    return valid
+
+
+def apply(image, stretch: Stretch):
+    """`image` (a stored level, any band format) as 8-bit grey or sRGB, with alpha where
+    pixels are invalid or the image has an alpha band."""
+    shown = _bandjoin([image[b] for b in stretch.bands])
+    scale = [255 / (hi - lo) for lo, hi in stretch.ranges]
+    offset = [-lo * s for (lo, _), s in zip(stretch.ranges, scale, strict=True)]
+    out = shown.linear(scale, offset, uchar=True)  # clipped to 0…255
+    valid = _valid(image, stretch.bands, stretch.nodata)
+    if valid is not None:
+        out = valid.ifthenelse(out, 0)  # NaN would become 255 (libvips casts it so)
+    alpha = valid
+    if stretch.alpha is not None:
+        high = TYPE_RANGES.get(image.format, (0, 1))[1]
+        own = image[stretch.alpha].linear(255 / high, 0, uchar=True)
+        alpha = own if alpha is None else alpha.ifthenelse(own, 0)
+    out = out.copy(interpretation="srgb" if out.bands == 3 else "b-w")
+    return out if alpha is None else out.bandjoin(alpha)
