@@ -118,6 +118,16 @@ def find_build(explicit: str | None) -> Path:
     return deploy
 
 
+def built_at(build: Path) -> float:
+    return (build / "TilerFunction" / "gigatile" / "__init__.py").stat().st_mtime
+
+
+def sources_changed_at() -> float:
+    """The newest file the tiler's or the layer's build is made from."""
+    folders = [ROOT / "functions" / "tiler", ROOT / "layers" / "pyvips"]
+    return max(p.stat().st_mtime for f in folders for p in f.rglob("*") if p.is_file() and "__pycache__" not in p.parts)
+
+
 def without_bytecode(build: Path, dest: Path) -> Path:
     """A copy of the function and layer with every __pycache__ and .pyc left out."""
     for part in ("TilerFunction", "PyvipsLayer"):
@@ -200,6 +210,8 @@ def main(argv: list[str]) -> None:
         [python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True
     )
     build = find_build(args.build)
+    if built_at(build) < sources_changed_at():
+        print(f"warning: {build} is older than its sources (make sam-build ARCH=x86_64)", flush=True)
     image = make_pyramid(cache / KEY, 8000, 8000)
     sdk = runtime_sdk(cache, python)
     results: dict[tuple[str, str], list[dict]] = {}
@@ -237,9 +249,8 @@ def main(argv: list[str]) -> None:
         "command": "python -m infra.bench cold-start" + (" --smoke" if args.smoke else f" --runs {runs}"),
         "python": version.stdout.strip(),
         "build": str(build.relative_to(ROOT)) if build.is_relative_to(ROOT) else build.name,
-        "built": datetime.datetime.fromtimestamp((build / "TilerFunction").stat().st_mtime, datetime.UTC).isoformat(
-            timespec="minutes"
-        ),
+        "built": datetime.datetime.fromtimestamp(built_at(build), datetime.UTC).strftime("%Y-%m-%d %H:%M"),
+        "older_than_sources": built_at(build) < sources_changed_at(),
         "runtime_sdk": RUNTIME_SDK,
         "runs": runs,
         "cores": os.cpu_count(),
@@ -281,10 +292,11 @@ def summarize(results: dict[tuple[str, str], list[dict]]) -> list[dict]:
 
 def section(summary: list[dict], context: dict) -> list[str]:
     goal = context["goal_s"]
+    stale = ", **older than its sources**: `make sam-build ARCH=x86_64`" if context["older_than_sources"] else ""
     lines = [
         f"Made by `{context['command']}` in {context['seconds']} s on {context['cores']} shared cores "
         f"(load average {', '.join(map(str, context['load_average']))} at the end): the x86_64 build "
-        f"`{context['build']}` (built {context['built']} UTC), each run a fresh `python3.12 -S -E -B` "
+        f"`{context['build']}` (built {context['built']} UTC{stale}), each run a fresh `python3.12 -S -E -B` "
         f"(Python {context['python']}) with only the task root, the layer's python/ folder, the runtime's "
         f"boto3 ({context['runtime_sdk'][0].replace('==', ' ')}) and the standard library on sys.path, "
         "handling one API Gateway HTTP API event with the template's environment, from moto's S3 server "
