@@ -5,7 +5,8 @@ fresh interpreter of the runtime's Python, serving the first tile.
 
 The build: .aws-sam/build when it is an x86_64 one (`make sam-build ARCH=x86_64`), else
 `make sam-check`'s .aws-sam/build-x86_64; with neither, `make sam-build ARCH=x86_64`
-makes the first (an arm64 .aws-sam/build is left alone: this machine cannot load it).
+makes the first, or, when .aws-sam/build is an arm64 one (this machine cannot load its
+libvips; left alone for `sam deploy`), `sam build` makes the second as sam-check does.
 Each run is a new `python3.12 -S -E -B infra/lambda_probe.py` (pyenv's 3.12 when not on
 PATH): nothing on sys.path but the task root, the layer's python/ folder, the runtime's
 boto3 (RUNTIME_SDK, installed once under --cache) and the standard library; no bytecode
@@ -108,14 +109,18 @@ def find_build(explicit: str | None) -> Path:
     for build in (deploy, checked):
         if is_x86_64(build):
             return build
-    if deploy.exists():
-        raise SystemExit(
-            ".aws-sam/build is not an x86_64 build and there is no .aws-sam/build-x86_64: "
-            "run `make sam-build ARCH=x86_64` (replaces it) or `make sam-check`, or pass --build"
-        )
-    print("no x86_64 build: make sam-build ARCH=x86_64", flush=True)
-    subprocess.run(["make", "-C", str(ROOT), "sam-build", "ARCH=x86_64"], check=True)
-    return deploy
+    if not deploy.exists():
+        print("no x86_64 build: make sam-build ARCH=x86_64", flush=True)
+        subprocess.run(["make", "-C", str(ROOT), "sam-build", "ARCH=x86_64"], check=True)
+        return deploy
+    # .aws-sam/build is the other architecture's, for `sam deploy`: kept; the x86_64 build
+    # goes where `make sam-check` puts it, built the same way.
+    print("no x86_64 build: sam build --build-dir .aws-sam/build-x86_64", flush=True)
+    subprocess.run(["make", "-C", str(ROOT), ".venv-sam/.installed"], check=True)
+    sam = [str(ROOT / ".venv-sam" / "bin" / "sam"), "build", "--build-dir", str(checked)]
+    environment = {**os.environ, "ARCH": "x86_64", "SAM_CLI_TELEMETRY": "0"}
+    subprocess.run([*sam, "--parameter-overrides", "Architecture=x86_64"], cwd=ROOT, env=environment, check=True)
+    return checked
 
 
 def built_at(build: Path) -> float:
