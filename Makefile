@@ -65,8 +65,10 @@ format: install
 
 ## make bench: gigatile vs a naive source, whole-object Pillow, rio-tiler on a COG and static
 ## dzsave tiles, at 0 and 20 ms per S3 request; then side by side with IIPImage (iipsrv) over
-## HTTP, and the request path and Lambda cost; writes docs/benchmarks.md, .json and .png,
-## docs/iipsrv.json, docs/request-path.json (profiles in build/profiles/)
+## HTTP, the request path and Lambda cost, and the cold start of the x86_64 sam build (built
+## by `make sam-build ARCH=x86_64` when there is none; pyenv's python3.12); writes
+## docs/benchmarks.md, .json and .png, docs/iipsrv.json, docs/request-path.json,
+## docs/cold-start.json (profiles in build/profiles/)
 $(S3RVER):
 	command -v npm >/dev/null || { apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null; }
 	mkdir -p build/s3rver
@@ -93,6 +95,7 @@ bench: install system-packages $(S3RVER)
 	$(PY) -m infra.bench
 	$(PY) -m infra.bench iipsrv
 	$(PY) -m infra.bench request-path
+	$(PY) -m infra.bench cold-start
 
 viewers: $(VIEWERS)
 

@@ -6,8 +6,9 @@
                  over a local S3 server: writes docs/benchmarks.md, .json and .png
     tile-costs   gigatile alone over moto's S3 server: S3 GETs and bytes per tile, render
                  time, peak RSS over 1,000 random tiles of the demo sample
-    cold-start   the packaged function and layer in fresh `python -S -E` processes: import
-                 time of the handler and time to the first tile
+    cold-start   the x86_64 `sam build` as shipped, in fresh `python3.12 -S -E -B` processes:
+                 import and first tile (pass-through, re-encoded), with the build's bytecode
+                 and without (docs/benchmarks.md section, docs/cold-start.json)
     thumbnails   thumbnail quality (PSNR) and time against libvips' own thumbnail, and the
                  S3 reads of a thumbnail of large sources
     conversion   `gigatile pyramid` of a large baseline JPEG against plain libvips

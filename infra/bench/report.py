@@ -231,7 +231,7 @@ def chart(path: Path, runs: list[dict]) -> None:
 
 # Sections other commands write into benchmarks.md (`make bench` runs them after `tiles`);
 # rewriting the tiles report keeps them.
-SECTIONS = ("iipsrv", "request-path")
+SECTIONS = ("iipsrv", "request-path", "cold-start")
 
 
 def markers(name: str) -> tuple[str, str]:
