@@ -190,7 +190,8 @@ def test_collection_errors(client, url, status, code):
 def test_a_large_folder_is_capped_and_says_so(client, s3, monkeypatch):
     from gigatile.protocols import collection
 
-    names = ["a.jpg", "b.png", "c/x.tif", "d.gif"]
+    # "/x.jpg" makes a sub-folder with an empty name, which no id can name: left out.
+    names = ["a.jpg", "b.png", "c/x.tif", "d.gif", "/x.jpg"]
     for name in names:
         s3.bucket_client.put_object(Bucket=BUCKET, Key=f"{PREFIX}/capped/{name}", Body=b"listed, not opened")
     try:

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Request, Response
 
-from ..errors import ImageNotFound
+from ..errors import ImageNotFound, InvalidImageId
 from ..http.offload import offload
 from ..http.responses import Body, Cache, respond
 from ..http.signing import split_path_token, verify
@@ -43,7 +43,8 @@ def looks_like_image(name: str) -> bool:
 
 def read_folder(tiler: Tiler, folder_id: str) -> tuple[list[Entry], bool]:
     """The images and sub-folders of `folder_id` ("" or ending "/"), and whether there are
-    more than were taken. The derived pyramids' folder is no sub-collection."""
+    more than were taken. The derived pyramids' folder is no sub-collection, and a name no
+    image id can be (an empty segment of "a//b", control characters) is left out."""
     store = tiler.store
     folder = store.key_for(folder_id)  # the source's prefix + the folder's
     pyramids = tiler.settings.pyramid_prefix
@@ -55,6 +56,10 @@ def read_folder(tiler: Tiler, folder_id: str) -> tuple[list[Entry], bool]:
             if pyramids and f"{folder}{entry.name}/" == pyramids:
                 continue
         elif entry.version.size == 0 or not looks_like_image(entry.name):
+            continue
+        try:
+            validate_image_id(folder_id + entry.name)
+        except InvalidImageId:
             continue
         if len(taken) == MAX_ITEMS:
             return taken, True
