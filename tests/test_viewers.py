@@ -61,6 +61,8 @@ class Viewer:
     known_errors: tuple[str, ...] = ()
     # OpenSeadragon's canvas drawer draws each tile one pixel larger (picture_match.seams_overdrawn).
     seams_overdrawn: bool = False
+    # Given a collection, the label of the item a user picks in the viewer's list of it.
+    choose: str | None = None
 
 
 # Hides every element drawn over the surface that is neither inside it nor around it
@@ -145,9 +147,18 @@ VIEWERS = {
     "mirador-3.4.3-manifest2": Viewer(
         **MIRADOR, replace={"mirador-4.0.0": "mirador-3.4.3", "/iiif/3/": "/iiif/2/"}, seams_overdrawn=True
     ),
+    # gigatile's collection of the image's folder: Mirador lists it, the image is picked.
+    "mirador-4.0.0-collection3": Viewer(
+        **MIRADOR,
+        replace={f"{PLACEHOLDER_ID}/manifest.json": f"{IMAGE_ID.split('/')[0]}/collection.json"},
+        known_errors=("Accessing element.ref was removed in React 19",),
+        seams_overdrawn=True,
+        choose=IMAGE_ID.rsplit("/", 1)[-1],
+    ),
     "leaflet-iiif-3.0.0-iiif3": Viewer(**LEAFLET, replace={}),
     "leaflet-iiif-3.0.0-iiif2": Viewer(**LEAFLET, replace=IIIF2),
     "ol-10.11.0-iiif3": Viewer(**OPENLAYERS, replace={}),
+    "ol-10.11.0-iiif2": Viewer(**OPENLAYERS, replace=IIIF2),
 }
 
 
@@ -164,13 +175,10 @@ def snippets() -> dict[str, str]:
 
 def page_html(viewer: Viewer, tiler: str, width: int, height: int) -> str:
     body = snippets()[viewer.snippet]
-    for old, new in {
-        **viewer.replace,
-        PLACEHOLDER_BASE: tiler,
-        PLACEHOLDER_ID: urllib.parse.quote(IMAGE_ID, safe=""),
-    }.items():
+    for old, new in viewer.replace.items():
         assert old in body, (old, viewer.snippet)
         body = body.replace(old, new)
+    body = body.replace(PLACEHOLDER_BASE, tiler).replace(PLACEHOLDER_ID, urllib.parse.quote(IMAGE_ID, safe=""))
     # The test's own frame around the snippet: a fixed size, no margins, no control overlays.
     return (
         "<!doctype html><html><head><meta charset='utf-8'><link rel='icon' href='data:,'>"
@@ -311,6 +319,17 @@ def settle(page, traffic: Traffic, surface=None, timeout: float = 30) -> bytes:
     raise AssertionError(f"the viewer did not settle in {timeout} s ({traffic.in_flight} requests in flight)")
 
 
+def pick_from_collection(page, label: str) -> None:
+    """Click `label` in Mirador's list of a collection's manifests. Mirador opens that list by
+    itself, though not always (then its window offers "Show collection")."""
+    item = page.get_by_role("menuitem", name=label, exact=True)
+    button = page.get_by_role("button", name="Show collection")
+    item.or_(button).first.wait_for(timeout=30_000)
+    if not item.is_visible():
+        button.click()
+    item.click(timeout=30_000)
+
+
 @pytest.mark.parametrize("name", list(VIEWERS))
 def test_viewer_shows_the_source_pixels(name, browser, site, tiler, source_pixels, tmp_path):
     viewer = VIEWERS[name]
@@ -324,6 +343,8 @@ def test_viewer_shows_the_source_pixels(name, browser, site, tiler, source_pixel
     (folder / f"{name}.html").write_text(page_html(viewer, tiler, 800, 600))
     try:
         page.goto(f"{base}/{name}.html")
+        if viewer.choose:
+            pick_from_collection(page, viewer.choose)
         page.wait_for_function(viewer.opened, timeout=30_000)
         surface = page.locator(viewer.surface).first
         timings = [time.monotonic()]
@@ -365,6 +386,8 @@ def test_viewer_shows_the_source_pixels(name, browser, site, tiler, source_pixel
     assert bad == [] and traffic.failed == [], (bad, traffic.failed)
     assert [e for e in console_errors if not e.startswith(viewer.known_errors)] == []
     assert stages["full_resolution"] > 0, "no full-resolution tile was requested"
+    if viewer.choose:  # the image was reached through the collection
+        assert any(url.endswith("/collection.json") for url, _ in traffic.responses), traffic.responses[:3]
     assert result.problems() == [], f"{result}; screenshot in {tmp_path}"
     context.close()
 
@@ -445,16 +468,23 @@ def test_picture_match_fails_a_wrong_tile(fault):
     assert (result.problems() == []) == (fault == "none"), f"{fault}: {result}"
 
 
-@pytest.mark.parametrize("choice", ["osd-iiif2", "mirador", "leaflet", "openlayers"])
+SWITCH = ["osd-iiif2", "osd5-iiif3", "mirador", "mirador-collection", "mirador3", "leaflet"]
+SWITCH += ["openlayers", "openlayers-iiif2"]
+
+
+@pytest.mark.parametrize("choice", SWITCH)
 def test_the_viewer_page_switches_viewers(choice, browser, site, tiler):
     """gigatile's own page (/viewer/ID?viewer=…) opens the image in each viewer of its switch,
-    from the packages the local server mounts at /viewers/."""
+    from the packages the local server mounts at /viewers/ (over the folder's collection,
+    the image is picked from Mirador's list)."""
     page = browser.new_page(viewport={"width": 900, "height": 700})
     tiles = []
     page.on("response", lambda r: tiles.append(r.status) if "/default.jpg" in r.url else None)
     page.goto(f"{tiler}/viewer/{urllib.parse.quote(IMAGE_ID, safe='')}?viewer={choice}")
     page.wait_for_function("document.body.dataset.state !== 'loading'", timeout=30_000)
     assert page.evaluate("document.body.dataset.state") == "open", page.inner_text("#info")
+    if choice == "mirador-collection":
+        pick_from_collection(page, IMAGE_ID.rsplit("/", 1)[-1])
     deadline = time.monotonic() + 30
     while not tiles and time.monotonic() < deadline:
         page.wait_for_timeout(200)

@@ -16,7 +16,7 @@ from . import __version__
 from .config import Settings
 from .http import errors as http_errors
 from .http.edge import Edge
-from .protocols import deepzoom, iiif, simple
+from .protocols import collection, deepzoom, iiif, simple
 from .protocols.params import TilerDep
 from .service import Tiler
 from .vips import versions
@@ -31,7 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     http_errors.install(app)
     app.include_router(simple.router)
     app.include_router(deepzoom.router)
-    for router in iiif.routers:
+    for router in collection.routers + iiif.routers:  # before the IIIF catch-all route
         app.include_router(router)
     app.add_middleware(Edge, settings=settings)
 

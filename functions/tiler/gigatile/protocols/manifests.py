@@ -1,6 +1,7 @@
 """IIIF Presentation manifests made from an image's own metadata, beside its image service:
 `/iiif/3/ID/manifest.json` (Presentation 3.0) and `/iiif/2/ID/manifest.json` (2.1), so that
-Mirador and other manifest-driven viewers open any image without a hand-written manifest.
+Mirador and other manifest-driven viewers open any image without a hand-written manifest;
+and collections of a folder's images and sub-folders (protocols/collection.py lists them).
 
 One canvas per page (a GIF's frames, a multi-page TIFF's pages), each painted by its page's
 image service; the label is the key's last path segment; a thumbnail service is the
@@ -129,3 +130,45 @@ def manifest2(manifest_id: str, image_id: str, pages: list[Page]) -> dict:
         "thumbnail": thumbnail,
         "sequences": [{"@id": f"{base}/sequence/normal", "@type": "sc:Sequence", "canvases": canvases}],
     }
+
+
+@dataclass(frozen=True)
+class Member:
+    """One item of a collection: an image's manifest or a sub-folder's collection."""
+
+    id: str
+    label: str
+    is_collection: bool
+
+
+def collection3(collection_id: str, label: str, members: list[Member], note: str | None) -> dict:
+    doc: dict = {
+        "@context": "http://iiif.io/api/presentation/3/context.json",
+        "id": collection_id,
+        "type": "Collection",
+        "label": {"none": [label]},
+    }
+    if note:
+        doc["summary"] = {"none": [note]}
+    doc["items"] = [
+        {"id": m.id, "type": "Collection" if m.is_collection else "Manifest", "label": {"none": [m.label]}}
+        for m in members
+    ]
+    return doc
+
+
+def collection2(collection_id: str, label: str, members: list[Member], note: str | None) -> dict:
+    def ref(m: Member) -> dict:
+        return {"@id": m.id, "@type": "sc:Collection" if m.is_collection else "sc:Manifest", "label": m.label}
+
+    doc: dict = {
+        "@context": "http://iiif.io/api/presentation/2/context.json",
+        "@id": collection_id,
+        "@type": "sc:Collection",
+        "label": label,
+    }
+    if note:
+        doc["description"] = note
+    doc["collections"] = [ref(m) for m in members if m.is_collection]
+    doc["manifests"] = [ref(m) for m in members if not m.is_collection]
+    return doc

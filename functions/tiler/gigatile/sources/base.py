@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,6 +13,14 @@ class ObjectVersion:
     size: int
     etag: str  # without quotes
     last_modified: datetime | None
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One name in a folder listing: an object (with its version) or a sub-folder."""
+
+    name: str  # relative to the listed folder; a sub-folder's without its trailing "/"
+    version: ObjectVersion | None  # None for a sub-folder
 
 
 class Store(ABC):
@@ -35,3 +44,12 @@ class Store(ABC):
         object is now another one. Raises ImageNotFound, Forbidden, UpstreamError,
         UpstreamUnavailable; returns b"" with size 0 for an empty object.
         """
+
+    def list(self, folder: str) -> Iterator[Entry]:
+        """The objects and sub-folders directly in `folder` (a key prefix, "" or ending with
+        "/"), in key order, read page by page as the caller iterates (stop early to read less).
+
+        A folder that does not exist lists nothing. Raises Forbidden, UpstreamError,
+        UpstreamUnavailable.
+        """
+        raise NotImplementedError(f"{type(self).__name__} cannot list a folder")

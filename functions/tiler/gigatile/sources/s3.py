@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import heapq
 import threading
+from collections.abc import Iterator
 
 import boto3
 from botocore.config import Config
@@ -16,7 +18,7 @@ from botocore.exceptions import (
 )
 
 from ..errors import Forbidden, ImageNotFound, SourceChanged, UpstreamError, UpstreamUnavailable
-from .base import ObjectVersion, Store
+from .base import Entry, ObjectVersion, Store
 
 # Codes S3 uses for "try again later"; after botocore's own bounded retries they become 503.
 _THROTTLED = {"SlowDown", "ServiceUnavailable", "Throttling", "RequestTimeout", "503"}
@@ -87,6 +89,34 @@ class S3Store(Store):
         if len(data) != expected:
             raise UpstreamError(f"S3 returned {len(data)} bytes, expected {expected}")
         return data, version
+
+    def list(self, folder: str, page_size: int = 1000) -> Iterator[Entry]:
+        """ListObjectsV2 with Delimiter "/", one page (up to `page_size` keys) per call as
+        the caller iterates; `folder` is a key prefix as key_for gives ("" or ending "/")."""
+        args = {"Bucket": self.bucket, "Prefix": folder, "Delimiter": "/", "MaxKeys": page_size}
+        while True:
+            try:
+                page = self.client().list_objects_v2(**args)
+            except ClientError as exc:
+                self._client_error(exc, folder)
+            except (ConnectionError, HTTPClientError) as exc:
+                raise UpstreamUnavailable(f"S3 unreachable: {type(exc).__name__}") from exc
+            except BotoCoreError as exc:
+                raise UpstreamError(f"S3 listing failed: {type(exc).__name__}") from exc
+            objects = (
+                Entry(
+                    o["Key"][len(folder) :],
+                    ObjectVersion(o.get("Size", 0), o.get("ETag", "").strip('"'), o.get("LastModified")),
+                )
+                for o in page.get("Contents", [])
+                if o["Key"] != folder  # the folder's own marker object ("folder/")
+            )
+            folders = (Entry(p["Prefix"][len(folder) :].rstrip("/"), None) for p in page.get("CommonPrefixes", []))
+            # Each list is in key order; so is the page, merged (a folder's key ends with "/").
+            yield from heapq.merge(objects, folders, key=lambda e: e.name + ("" if e.version else "/"))
+            if not page.get("IsTruncated"):
+                return
+            args["ContinuationToken"] = page["NextContinuationToken"]
 
     def _get_and_read(self, args: dict):
         # botocore retries a failed request, but not a body cut off halfway (a reset
