@@ -387,7 +387,7 @@ def svs(
         if label_tiled:
             ifds.append(_grey_deflated(lw, lh, 256, at, count, {270: (ASCII, desc), 254: (LONG, 1)}))
         else:
-            rows = 1000
+            rows = 100
             row_at, row_count = _deflated_tile(w, bytes(lw) * rows)
             strips = -(-lh // rows)
             ifds.append(
@@ -422,7 +422,7 @@ def cog_masks(
     is `mask` (w, h) of `bits` bits, its tiles past the end when `past_eof`; then
     `extra_masks` masks of sizes no level has (64², 32² …)."""
     w = TiffWriter()
-    at, count = _deflated_tile(w, bytes((x * y) % 256 for y in range(256) for x in range(256)))
+    at, count = _deflated_tile(w, bytes((x + y) % 256 for y in range(256) for x in range(256)))
     side = 256 * bits // 8  # bytes a row
     mask_at, mask_count = _deflated_tile(w, b"\xff" * (side * 256))
 
@@ -553,6 +553,7 @@ def corpus_files() -> dict[str, bytes]:
         "budget-one-level-4096.tif": tiff_sized(4096, 4096),
         "budget-striped-tall.tif": tiff_striped(1000, 100_000, rows_per_strip=100),
         "budget-striped-counts-max.tif": tiff_striped(256, 256, 16, count=2**32 - 1),
+        **{f"budget-{name}": data for name, data in added_formats().items() if len(data) < 20 * 1024},
     }
 
 
