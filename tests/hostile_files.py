@@ -409,7 +409,8 @@ def svs(
 
 
 def svs_description_garbage(size: int = 1 << 20) -> bytes:
-    """An Aperio ImageDescription of `size` bytes whose MPP and AppMag are garbage."""
+    """An Aperio ImageDescription of `size` bytes whose MPP and AppMag are garbage (over 64
+    KiB, the TIFF parser does not read it: the file is then not seen as Aperio's)."""
     head = f"{APERIO} \r\n1024x1024 [0,0 1024x1024] (256x256) |AppMag = 1e999|MPP = NaN|MPP = -0|AppMag = x".encode()
     return svs(description=(head + b"|Garbage = " + b"\xff|=" * size)[: size - 1])
 
@@ -515,6 +516,7 @@ def added_formats() -> dict[str, bytes]:
         "svs-label-huge.tif": svs(label=(100_000, 100_000)),
         "svs-label-tiled.tif": svs(label=(300, 200), label_tiled=True),
         "svs-description-1mib.tif": svs_description_garbage(),
+        "svs-mpp-garbage.tif": svs_description_garbage(size=512),
         "mask-size-differs.tif": cog_masks(mask=(300, 200)),
         "mask-8-bits.tif": cog_masks(bits=8),
         "mask-offsets-past-eof.tif": cog_masks(past_eof=True),

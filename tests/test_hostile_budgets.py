@@ -144,6 +144,11 @@ CASES = [
         "Aperio: a 1 MiB ImageDescription, MPP NaN and AppMag 1e999",
         every(OK) | {"label": E404A},
     ),
+    Case(
+        "svs-mpp-garbage.tif",
+        "Aperio: a 512 B ImageDescription, MPP NaN and -0, AppMag 1e999 and 'x'",
+        every(OK) | {"label": E404A},
+    ),
     # GDAL internal masks (NewSubfileType 4, PhotometricInterpretation 4) of a 2-level COG.
     Case("mask-size-differs.tif", "COG: the base's mask is 300 × 200, not 512²", every(OK)),
     Case("mask-8-bits.tif", "COG: masks of 8 bits a sample, not 1", every(OK)),
@@ -304,11 +309,15 @@ def write_matrix():
         answers = " · ".join(str(r["status"]) for r in rows)
         codes = ", ".join(sorted({f"`{r['code']}`" for r in rows if r["code"]}))
         lines.append(
-            f"| `{case.name}` ({rows[0]['size'] / MIB:.2f} MiB) | {case.what} | {answers} | {codes} | "
-            f"≤ {max(r['gets'] for r in rows)} | ≤ {max(r['bytes'] for r in rows) / MIB:.2f} MiB | "
+            f"| `{case.name}` ({_size(rows[0]['size'])}) | {case.what} | {answers} | {codes} | "
+            f"≤ {max(r['gets'] for r in rows)} | ≤ {_size(max(r['bytes'] for r in rows))} | "
             f"≤ {max(r['rss'] for r in rows) / MIB:.1f} MiB | ≤ {max(r['seconds'] for r in rows):.2f} s |"
         )
     MATRIX_OUT.write_text("\n".join(lines) + "\n")
+
+
+def _size(n: int) -> str:
+    return f"{n / MIB:.2f} MiB" if n >= MIB else f"{n / 1024:.1f} KiB"
 
 
 def _full_res(client, url: str, image_id: str) -> str:
