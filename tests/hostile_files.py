@@ -324,6 +324,223 @@ def tiff_big_jpeg_tables(tiff: bytes, size: int = 1 << 20) -> bytes:
     raise ValueError("no JPEGTables")
 
 
+# -- the formats added since (issue #18 part 2): SVS, COG masks, non-8-bit, JPEG 2000 ---------
+APERIO = "Aperio Image Library v12.0.15"
+
+
+def _chained(w: TiffWriter, ifds: list[dict]) -> bytes:
+    """The IFDs written in one chain, in order."""
+    offsets = [w.ifd(tags) for tags in ifds]
+    for a, b in zip(offsets, offsets[1:], strict=False):
+        w.set_next(a, b)
+    return w.first(offsets[0])
+
+
+def _deflated_tile(w: TiffWriter, raw: bytes) -> tuple[int, int]:
+    body = zlib.compress(raw)
+    return w.blob(body), len(body)
+
+
+def _grey_deflated(width: int, height: int, tile: int, at: int, count: int, extra: dict | None = None) -> dict:
+    return gray_tiled_tags(width, height, tile, at, count, {259: (SHORT, 8), **(extra or {})})
+
+
+def svs(
+    level: tuple[int, int] | None = None,
+    label: tuple[int, int] | None = None,
+    label_tiled: bool = False,
+    description: bytes | None = None,
+    base: int = 1024,
+) -> bytes:
+    """A grey deflated Aperio-like slide (IFD 0 a `base`² tiled baseline with an Aperio
+    ImageDescription, IFD 1 a 64² striped thumbnail), then a tiled reduced level of `level`
+    (w, h), then a label of `label` (w, h), striped (strips sharing one stored strip) or tiled.
+    `description` replaces the baseline's ImageDescription."""
+    w = TiffWriter()
+    at, count = _deflated_tile(w, bytes((x + y) % 256 for y in range(256) for x in range(256)))
+    text = description or f"{APERIO} \r\n{base}x{base} [0,0 {base}x{base}] (256x256) |AppMag = 20|MPP = 0.499".encode()
+    ifds = [_grey_deflated(base, base, 256, at, count, {270: (ASCII, text + b"\x00")})]
+    strip_at, strip_count = _deflated_tile(w, bytes(range(64)) * 64)
+    thumb = {
+        256: (LONG, 64),
+        257: (LONG, 64),
+        258: (SHORT, 8),
+        259: (SHORT, 8),
+        262: (SHORT, 1),
+        273: (LONG, strip_at),
+        277: (SHORT, 1),
+        278: (LONG, 64),
+        279: (LONG, strip_count),
+        270: (ASCII, f"{APERIO} \r\n{base}x{base} -> 64x64 - |AppMag = 20\x00".encode()),
+    }
+    ifds.append(thumb)
+    if level is not None:
+        lw, lh = level
+        desc = f"{APERIO} \r\n{base}x{base} [0,0 {base}x{base}] (256x256) -> {lw}x{lh}|AppMag = 20\x00".encode()
+        tiles = max(1, -(-lw // 256) * -(-lh // 256))
+        tags = _grey_deflated(lw, lh, 256, at, count, {270: (ASCII, desc), 254: (LONG, 1)})
+        tags[324], tags[325] = (LONG, [at] * tiles), (LONG, [count] * tiles)
+        ifds.append(tags)
+    if label is not None:
+        lw, lh = label
+        desc = f"{APERIO}\nlabel {lw}x{lh}\x00".encode()
+        if label_tiled:
+            ifds.append(_grey_deflated(lw, lh, 256, at, count, {270: (ASCII, desc), 254: (LONG, 1)}))
+        else:
+            rows = 100
+            row_at, row_count = _deflated_tile(w, bytes(lw) * rows)
+            strips = -(-lh // rows)
+            ifds.append(
+                {
+                    256: (LONG, lw),
+                    257: (LONG, lh),
+                    258: (SHORT, 8),
+                    259: (SHORT, 8),
+                    262: (SHORT, 1),
+                    273: (LONG, [row_at] * strips),
+                    277: (SHORT, 1),
+                    278: (LONG, rows),
+                    279: (LONG, [row_count] * strips),
+                    270: (ASCII, desc),
+                    254: (LONG, 1),
+                }
+            )
+    return _chained(w, ifds)
+
+
+def svs_description_garbage(size: int = 1 << 20) -> bytes:
+    """An Aperio ImageDescription of `size` bytes whose MPP and AppMag are garbage (over 64
+    KiB, the TIFF parser does not read it: the file is then not seen as Aperio's)."""
+    head = f"{APERIO} \r\n1024x1024 [0,0 1024x1024] (256x256) |AppMag = 1e999|MPP = NaN|MPP = -0|AppMag = x".encode()
+    return svs(description=(head + b"|Garbage = " + b"\xff|=" * size)[: size - 1])
+
+
+def cog_masks(
+    mask: tuple[int, int] | None = (512, 512), bits: int = 1, past_eof: bool = False, extra_masks: int = 0
+) -> bytes:
+    """A 512² grey tiled base with a 256² reduced level, each followed by an internal mask
+    (NewSubfileType 4 / 5, PhotometricInterpretation 4) as GDAL writes them; the base's mask
+    is `mask` (w, h) of `bits` bits, its tiles past the end when `past_eof`; then
+    `extra_masks` masks of sizes no level has (64², 32² …)."""
+    w = TiffWriter()
+    at, count = _deflated_tile(w, bytes((x + y) % 256 for y in range(256) for x in range(256)))
+    side = 256 * bits // 8  # bytes a row
+    mask_at, mask_count = _deflated_tile(w, b"\xff" * (side * 256))
+
+    def mask_tags(mw: int, mh: int, subfile: int) -> dict:
+        tags = gray_tiled_tags(
+            mw,
+            mh,
+            256,
+            mask_at,
+            mask_count,
+            {254: (LONG, subfile), 258: (SHORT, bits), 259: (SHORT, 8), 262: (SHORT, 4)},
+        )
+        if past_eof:
+            tiles = -(-mw // 256) * -(-mh // 256)
+            tags[324] = (LONG, [10**7 + i for i in range(tiles)])
+        return tags
+
+    ifds = [_grey_deflated(512, 512, 256, at, count)]
+    if mask is not None:
+        ifds.append(mask_tags(*mask, 4))
+    ifds.append(_grey_deflated(256, 256, 256, at, count, {254: (LONG, 1)}))
+    ifds.append(mask_tags(256, 256, 5))
+    for i in range(extra_masks):
+        ifds.append(mask_tags(64 >> i, 64 >> i, 5))
+    return _chained(w, ifds)
+
+
+def tiff_typed(
+    values: bytes, bits: int, sample_format: int, samples: int = 1, side: int = 256, extra: dict | None = None
+) -> bytes:
+    """A side² deflated tiled TIFF whose one tile holds `values` (bytes of the stored type,
+    repeated to fill it), with GDAL tags or others in `extra`."""
+    w = TiffWriter()
+    size = side * side * samples * bits // 8
+    at, count = _deflated_tile(w, (values * (size // len(values) + 1))[:size])
+    tags = _grey_deflated(side, side, side, at, count, extra)
+    tags.update({258: (SHORT, [bits] * samples), 277: (SHORT, samples), 339: (SHORT, [sample_format] * samples)})
+    return w.first(w.ifd(tags))
+
+
+def float32(values: list[float], extra: dict | None = None) -> bytes:
+    return tiff_typed(struct.pack(f"<{len(values)}f", *values), 32, 3, extra=extra)
+
+
+def gdal_text(text: bytes) -> tuple[int, bytes]:
+    """An ASCII tag value (GDAL_NODATA, GDAL_METADATA)."""
+    return ASCII, text + b"\x00"
+
+
+def gdal_statistics(minimum: str, maximum: str) -> bytes:
+    return (
+        f'<GDALMetadata><Item name="STATISTICS_MINIMUM" sample="0">{minimum}</Item>'
+        f'<Item name="STATISTICS_MAXIMUM" sample="0">{maximum}</Item></GDALMetadata>'
+    ).encode()
+
+
+BILLION_LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lollollollollollollollollollol">'
+    + b"".join(
+        f'<!ENTITY lol{i} "{("&lol" + (str(i - 1) if i > 1 else "") + ";") * 10}">'.encode() for i in range(1, 10)
+    )
+    + b']><GDALMetadata><Item name="STATISTICS_MINIMUM" sample="0">&lol9;</Item></GDALMetadata>'
+)
+
+
+def tiff_jpeg2000(tile: bytes) -> bytes:
+    """A 512² RGB tiled TIFF of compression 33003 (Aperio's JPEG 2000) whose every tile is `tile`."""
+    w = TiffWriter()
+    at = w.blob(tile)
+    tags = gray_tiled_tags(512, 512, 256, at, len(tile), {259: (SHORT, 33003), 262: (SHORT, 2)})
+    tags.update({258: (SHORT, [8, 8, 8]), 277: (SHORT, 3)})
+    return w.first(w.ifd(tags))
+
+
+# The start of a real JPEG 2000 codestream (SOC, SIZ of a 256² 3-component image), cut short.
+J2K_TRUNCATED = bytes.fromhex(
+    "ff4fff51002f00000000010000000100000000000000000000010000000100000000000000000003070101070101070101ff52000c"
+)
+
+
+def added_formats() -> dict[str, bytes]:
+    """The crafted SVS, COG-mask, non-8-bit and JPEG 2000 files, each a few KiB (the 1 MiB
+    description and metadata aside)."""
+    nan, inf = float("nan"), float("inf")
+    u16 = struct.pack("<4H", 100, 2000, 30000, 65000)
+    return {
+        "svs-level-larger.tif": svs(level=(4096, 4096)),
+        "svs-level-zero.tif": svs(level=(0, 0)),
+        "svs-level-10000x.tif": svs(level=(2, 2), base=20000),
+        "svs-label-huge.tif": svs(label=(100_000, 100_000)),
+        "svs-label-tiled.tif": svs(label=(300, 200), label_tiled=True),
+        "svs-description-1mib.tif": svs_description_garbage(),
+        "svs-mpp-garbage.tif": svs_description_garbage(size=512),
+        "mask-size-differs.tif": cog_masks(mask=(300, 200)),
+        "mask-8-bits.tif": cog_masks(bits=8),
+        "mask-offsets-past-eof.tif": cog_masks(past_eof=True),
+        "mask-no-level.tif": cog_masks(extra_masks=3),
+        "float32-nan.tif": float32([nan]),
+        "float32-inf.tif": float32([inf, -inf]),
+        "nodata-abc.tif": float32([1.0, 2.0], {42113: gdal_text(b"abc")}),
+        "nodata-1e999.tif": float32([1.0, 2.0], {42113: gdal_text(b"1e999")}),
+        "nodata-16kib.tif": tiff_typed(u16, 16, 1, extra={42113: gdal_text(b"-9999 " * 2731)}),
+        "metadata-malformed.tif": tiff_typed(u16, 16, 1, extra={42112: gdal_text(b"<GDALMetadata><Item name=")}),
+        "metadata-1mib.tif": tiff_typed(
+            u16, 16, 1, extra={42112: gdal_text(gdal_statistics("0", "1000" + " " * (1 << 20)))}
+        ),
+        "metadata-laughs.tif": tiff_typed(u16, 16, 1, extra={42112: gdal_text(BILLION_LAUGHS)}),
+        "statistics-min-over-max.tif": tiff_typed(u16, 16, 1, extra={42112: gdal_text(gdal_statistics("5000", "10"))}),
+        "statistics-nan.tif": float32([1.0, 2.0], {42112: gdal_text(gdal_statistics("nan", "NaN"))}),
+        "bits-12.tif": tiff_typed(b"\x12\x34\x56", 12, 1),
+        "bits-24.tif": tiff_typed(b"\x12\x34\x56", 24, 1),
+        "uint16-samples-64.tif": tiff_typed(u16, 16, 1, samples=64, side=128),
+        "j2k-garbage.tif": tiff_jpeg2000(bytes(range(256)) * 16),
+        "j2k-truncated.tif": tiff_jpeg2000(J2K_TRUNCATED),
+    }
+
+
 def corpus_files() -> dict[str, bytes]:
     """Compact versions of the crafted TIFFs (a few KiB each), seeds for the image fuzzer."""
     tiled = tiff_sized(1024, 1024)
@@ -338,6 +555,7 @@ def corpus_files() -> dict[str, bytes]:
         "budget-one-level-4096.tif": tiff_sized(4096, 4096),
         "budget-striped-tall.tif": tiff_striped(1000, 100_000, rows_per_strip=100),
         "budget-striped-counts-max.tif": tiff_striped(256, 256, 16, count=2**32 - 1),
+        **{f"budget-{name}": data for name, data in added_formats().items() if len(data) < 20 * 1024},
     }
 
 

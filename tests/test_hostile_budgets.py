@@ -31,6 +31,7 @@ MIB = 1 << 20
 # renders it runs at once (GIGATILE_MAX_RENDERS: 1 vCPU, so a few).
 RSS_LIMIT_MB = 200
 E413, E415, E503 = (413, "too_large"), (415, "unsupported_image"), (503, "source_changed")
+E404A = (404, "associated_image_not_found")
 OK = (200, None)
 MATRIX_OUT = ROOT / "build" / "hostile-budgets.md"
 
@@ -44,6 +45,7 @@ def routes(image_id: str) -> dict[str, str]:
         "thumbnail": f"/api/v1/image/thumbnail?path={q}&width=64",
         "info": f"/iiif/3/{p}/info.json",
         "iiif max": f"/iiif/3/{p}/full/max/0/default.jpg",
+        "label": f"/api/v1/image/associated/label?path={q}",  # slides only
     }
 
 
@@ -55,9 +57,12 @@ class Case:
     # The lowest zoom of a one-level 1500 × 1000 tiled TIFF reads all its 24 tiles, one GET
     # each: valid files, costly by layout, still inside the budget.
     max_gets: int = 12
+    says: str | None = None  # what every error answer's message must name
 
 
 ALL = ("meta", "tile", "full-res tile", "thumbnail", "info", "iiif max")
+ROUTE_ORDER = (*ALL, "label")
+PIXELS = ("tile", "full-res tile", "thumbnail", "iiif max")
 
 
 def every(expected, routes=ALL):
@@ -119,6 +124,68 @@ CASES = [
         "striped, every StripByteCount 2^32−1",
         {"meta": OK, "info": OK} | every(E415, ("tile", "full-res tile", "thumbnail", "iiif max")),
     ),
+    # Aperio slides (IFD 0 says "Aperio"), with their label route.
+    Case("svs-level-larger.tif", "Aperio: a 4096² level under a 1024² base", every(OK) | {"label": E404A}),
+    Case("svs-level-zero.tif", "Aperio: a 0 × 0 level", every(OK) | {"label": E404A}),
+    Case(
+        "svs-level-10000x.tif",
+        "Aperio: a 20,000² base with a 2 × 2 level (10,000×), no level between",
+        {"meta": OK, "info": OK, "full-res tile": OK, "label": E404A} | every(E413, ("tile", "thumbnail", "iiif max")),
+    ),
+    Case(
+        "svs-label-huge.tif",
+        "Aperio: a label declared 100,000 × 100,000 (shared strips)",
+        every(OK) | {"label": E413},
+        says="100000×100000 label",
+    ),
+    Case("svs-label-tiled.tif", "Aperio: a tiled 300 × 200 label", every(OK) | {"label": E404A}),
+    Case(
+        "svs-description-1mib.tif",
+        "Aperio: a 1 MiB ImageDescription, MPP NaN and AppMag 1e999",
+        every(OK) | {"label": E404A},
+    ),
+    Case(
+        "svs-mpp-garbage.tif",
+        "Aperio: a 512 B ImageDescription, MPP NaN and -0, AppMag 1e999 and 'x'",
+        every(OK) | {"label": E404A},
+    ),
+    # GDAL internal masks (NewSubfileType 4, PhotometricInterpretation 4) of a 2-level COG.
+    Case("mask-size-differs.tif", "COG: the base's mask is 300 × 200, not 512²", every(OK)),
+    Case("mask-8-bits.tif", "COG: masks of 8 bits a sample, not 1", every(OK)),
+    Case(
+        "mask-offsets-past-eof.tif",
+        "COG: every mask tile offset past the end",
+        {"meta": OK, "info": OK} | every(E415, PIXELS),
+        says="mask",
+    ),
+    Case("mask-no-level.tif", "COG: 3 more masks (64², 32², 16²) that no level has", every(OK)),
+    # Non-8-bit data and GDAL's tags.
+    Case("float32-nan.tif", "float32, every value NaN", every(OK)),
+    Case("float32-inf.tif", "float32, only +inf and −inf", every(OK)),
+    Case("nodata-abc.tif", "float32, GDAL_NODATA 'abc'", every(OK)),
+    Case("nodata-1e999.tif", "float32, GDAL_NODATA '1e999'", every(OK)),
+    Case("nodata-16kib.tif", "uint16, GDAL_NODATA of 16 KiB of text", every(OK)),
+    Case("metadata-malformed.tif", "uint16, GDAL_METADATA not well-formed XML", every(OK)),
+    Case("metadata-1mib.tif", "uint16, GDAL_METADATA of 1 MiB", every(OK)),
+    Case("metadata-laughs.tif", "uint16, GDAL_METADATA with nested entities (billion laughs)", every(OK)),
+    Case("statistics-min-over-max.tif", "uint16, STATISTICS_MINIMUM > STATISTICS_MAXIMUM", every(OK)),
+    Case("statistics-nan.tif", "float32, STATISTICS_MINIMUM/MAXIMUM NaN", every(OK)),
+    Case("bits-12.tif", "12 bits a sample", every(E415)),
+    Case("bits-24.tif", "24-bit integer samples", every(E415)),
+    Case("uint16-samples-64.tif", "uint16, 64 samples a pixel", every(OK)),
+    # JPEG 2000 tiles (this build has no decoder): refused from the Compression tag.
+    Case(
+        "j2k-garbage.tif",
+        "compression 33003, tiles of garbage bytes",
+        {"meta": OK, "info": OK} | every(E415, PIXELS),
+        says="JPEG 2000",
+    ),
+    Case(
+        "j2k-truncated.tif",
+        "compression 33003, tiles a codestream cut after SIZ",
+        {"meta": OK, "info": OK} | every(E415, PIXELS),
+        says="JPEG 2000",
+    ),
 ]
 
 
@@ -155,6 +222,7 @@ def _files() -> dict[str, bytes]:
         "float64.tif": hostile.tiff_samples(64, 1, sample_format=3),
         "striped-tall.tif": hostile.tiff_striped(1000, 1_000_000),
         "striped-counts-max.tif": hostile.tiff_striped(256, 256, 16, count=2**32 - 1),
+        **hostile.added_formats(),
     }
 
 
@@ -229,7 +297,8 @@ def write_matrix():
         return
     MATRIX_OUT.parent.mkdir(exist_ok=True)
     lines = [
-        "| file | what | answers (meta · lowest-zoom tile · full-res tile · thumbnail · info.json · IIIF full/max)"
+        "| file | what | answers (meta · lowest-zoom tile · full-res tile · thumbnail · info.json · IIIF full/max"
+        " · label, slides only)"
         " | codes | GETs | bytes read | RSS growth | time |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -240,11 +309,15 @@ def write_matrix():
         answers = " · ".join(str(r["status"]) for r in rows)
         codes = ", ".join(sorted({f"`{r['code']}`" for r in rows if r["code"]}))
         lines.append(
-            f"| `{case.name}` ({rows[0]['size'] / MIB:.2f} MiB) | {case.what} | {answers} | {codes} | "
-            f"≤ {max(r['gets'] for r in rows)} | ≤ {max(r['bytes'] for r in rows) / MIB:.2f} MiB | "
+            f"| `{case.name}` ({_size(rows[0]['size'])}) | {case.what} | {answers} | {codes} | "
+            f"≤ {max(r['gets'] for r in rows)} | ≤ {_size(max(r['bytes'] for r in rows))} | "
             f"≤ {max(r['rss'] for r in rows) / MIB:.1f} MiB | ≤ {max(r['seconds'] for r in rows):.2f} s |"
         )
     MATRIX_OUT.write_text("\n".join(lines) + "\n")
+
+
+def _size(n: int) -> str:
+    return f"{n / MIB:.2f} MiB" if n >= MIB else f"{n / 1024:.1f} KiB"
 
 
 def _full_res(client, url: str, image_id: str) -> str:
@@ -280,7 +353,7 @@ def check_answer(resp: httpx.Response, expected: tuple[int, str | None]) -> None
         assert body["error"]["code"] == code and "Traceback" not in resp.text
 
 
-CASE_ROUTES = [(case, route) for case in CASES for route in ALL]
+CASE_ROUTES = [(case, route) for case in CASES for route in ROUTE_ORDER if route in case.expected]
 
 
 @pytest.mark.parametrize("case,route", CASE_ROUTES, ids=[f"{c.name}:{r}" for c, r in CASE_ROUTES])
@@ -303,6 +376,8 @@ def test_hostile_file_is_refused_or_served_within_budgets(s3, server, uploaded, 
         }
     )
     check_answer(resp, case.expected[route])
+    if case.says and resp.status_code >= 400:
+        assert case.says in resp.json()["error"]["message"]
     # Bounded reads: never more than the object (and the first 512 KiB window) once over,
     # nor more GETs than a cold open and a few tiles take.
     assert figures["bytes"] <= uploaded[case.name] + 512 * 1024
@@ -375,3 +450,47 @@ def test_an_object_overwritten_by_its_first_tenth_is_503_then_the_new_version(cl
     info = client.get(f"/iiif/3/{quote(image_id, safe='').replace('.', '%2E')}/info.json")
     check_answer(info, E415)  # the new version, a truncated file, not the old one's cache
     assert client.get(GOOD_TILE).status_code == 200
+
+
+# -- the fixes the added formats' cases asked for ------------------------------------------
+@pytest.mark.parametrize("past_eof", [False, True])
+def test_a_mask_whose_tiles_lie_past_the_end_is_refused_not_a_transparent_tile(client, s3, past_eof):
+    """libtiff read the mask's missing tiles as zeros: 200 and a wholly transparent tile.
+    The mask's stored tiles are now checked as the level's are; a good mask still serves."""
+    import pyvips
+
+    name = f"budgets/mask-{'past-eof' if past_eof else 'good'}.tif"
+    s3.bucket_client.put_object(Bucket=BUCKET, Key=f"{PREFIX}/{name}", Body=hostile.cog_masks(past_eof=past_eof))
+    for level in (0, 1):
+        resp = client.get(f"/api/v1/image/tile?path={quote(name, safe='')}&level={level}&x=0&y=0&format=png")
+        if past_eof:
+            check_answer(resp, E415)
+            assert "mask" in resp.json()["error"]["message"]
+        else:
+            check_answer(resp, OK)
+            tile = pyvips.Image.new_from_buffer(resp.content, "")
+            assert tile.bands == 2 and tile[1].min() == 255  # the mask, all set: opaque
+
+
+def test_gdal_metadata_with_a_dtd_is_ignored_unparsed():
+    """No entity is ever declared, let alone expanded: a document with a DTD is not parsed
+    (GDAL writes none), even when the rest of it is valid statistics."""
+    from gigatile.formats import gdal_metadata
+    from gigatile.formats.tiff import TiffFile
+
+    class Bytes:
+        def __init__(self, data: bytes):
+            self.data = data
+
+        def read(self, offset: int, length: int, exact: bool = False) -> bytes:
+            return self.data[offset : offset + length]
+
+    def bands(xml: bytes):
+        data = hostile.tiff_typed(b"\x01\x00", 16, 1, extra={42112: hostile.gdal_text(xml)})
+        tiff = TiffFile(Bytes(data), len(data))
+        return gdal_metadata.read(tiff, tiff.pages[0]).bands
+
+    statistics = hostile.gdal_statistics("10", "5000")
+    assert bands(statistics)[0].range == (10.0, 5000.0)
+    assert bands(b'<!DOCTYPE GDALMetadata [<!ENTITY x "10">]>' + statistics) == {}
+    assert bands(hostile.BILLION_LAUGHS) == {}

@@ -61,7 +61,9 @@ def _number(text: str | None) -> float | None:
 def _bands(xml: str | None) -> dict[int, BandMetadata]:
     """`<GDALMetadata><Item name="STATISTICS_MINIMUM" sample="0">12.5</Item>…`: the items
     that concern one band's values."""
-    if not xml:
+    if not xml or "<!DOCTYPE" in xml:
+        # GDAL writes no DTD; one is only a way to declare entities (nested ones expand a
+        # few hundred bytes into gigabytes: expat caps that, but only after megabytes).
         return {}
     try:
         root = ElementTree.fromstring(xml)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import AssociatedImageNotFound, TooLarge, UnsupportedImage
+from ..formats import stored
 from ..formats.levels import undecodable_compression
 from ..formats.tiff import TiffError
 from . import stretch as stretching
@@ -38,13 +39,24 @@ def view_at(source: SourceImage, scale: float, width: int, height: int, stretch:
     if chosen is not None:
         image = stretching.apply(image, chosen)
     if level.mask is not None:
-        mask = source.open_mask(level.mask)
+        mask = _open_mask(source, level.mask)
         reads += (mask,)
         image = with_mask(image, mask.image)
     factor = downsample / scale
     if factor != 1:
         image = resize(image, factor)
     return reads, _exactly(image, width, height)
+
+
+def _open_mask(source: SourceImage, mask) -> Opened:
+    """The level's mask, its stored tiles checked first as the level's are (libtiff reads a
+    mask tile past the end of the file as zeros: a silently transparent tile)."""
+    if source.tiff is not None:
+        try:
+            stored.check_chunks(source.tiff, source.tiff.ifd_for(dict(mask.options)))
+        except TiffError as exc:
+            raise UnsupportedImage(f"not a readable TIFF mask: {exc}") from None
+    return source.open_mask(mask)
 
 
 def with_mask(image, mask):
