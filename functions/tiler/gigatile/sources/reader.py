@@ -75,6 +75,7 @@ class ObjectReader:
         # The first GET's size, in whole blocks: a COG keeps every IFD and tile-offset array
         # in its first few hundred KiB, so one larger first read saves round trips at open.
         self.open_blocks = max(1, -(-open_bytes // block_size))
+        self.open_bytes = self.open_blocks * block_size  # what the first GET asks for
         self._version: ObjectVersion | None = None
         self._checked_at = 0.0
         self._last_fetched = -2
@@ -129,30 +130,42 @@ class ObjectReader:
             return head + self._read_exact(version, start, end)
         return self._read_blocks(version, offset, end, first, last, blocks)
 
-    def prefetch(self, ranges: list[tuple[int, int]], version: ObjectVersion) -> int:
-        """Fetch the (offset, length) ranges of `version` a render is about to read exactly,
-        in as few GETs as merging allows, those GETs in parallel; returns the GETs sent.
-        Each range is then kept as the span its exact read looks up."""
+    def prefetch(self, ranges: list[tuple[int, int]], version: ObjectVersion, blocks: bool = False) -> int:
+        """Fetch the (offset, length) ranges of `version` about to be read, in as few GETs as
+        merging allows, those GETs in parallel; returns the GETs sent. Each range is kept
+        as the span its exact read looks up (a render's tiles), or with `blocks` as the
+        aligned blocks around it (directories libvips parses a few bytes at a time)."""
+        bs = self.block_size
         wanted = []
         for offset, length in ranges:
             end = min(offset + length, version.size)
-            if offset < end and not self._cached(version, offset, end):
+            if blocks:
+                wanted += [
+                    (i * bs, min((i + 1) * bs, version.size))
+                    for i in range(offset // bs, (end - 1) // bs + 1)
+                    if offset < end and self.cache.get(self._block_key(version, i)) is None
+                ]
+            elif offset < end and not self._cached(version, offset, end):
                 wanted.append((offset, end))
         groups = merge_ranges(sorted(set(wanted)))
         spent = budget.current()  # pool threads do not see the request's context
+        if spent is not None and spent.gets_left() <= len(groups):
+            # A prefetch is a guess: it never spends the GETs the reads themselves need.
+            return 0
 
         def fetch(group: list[tuple[int, int]]) -> None:
             lo, hi = group[0][0], max(end for _, end in group)
             with budget.using(spent):
                 data, _ = self._get(lo, hi - 1, version.etag)
             for start, end in group:
-                self.cache.put(self._span_key(version, start, end), data[start - lo : end - lo])
+                key = self._block_key(version, start // bs) if blocks else self._span_key(version, start, end)
+                self.cache.put(key, data[start - lo : end - lo])
 
         if len(groups) == 1:
             fetch(groups[0])
         elif groups:
             for future in [_pool().submit(fetch, group) for group in groups]:
-                future.result()  # the first failure (S3, budget, changed object) is the render's
+                future.result()  # the first failure (S3, budget, changed object) is the caller's
         return len(groups)
 
     def _cached(self, version: ObjectVersion, offset: int, end: int) -> bool:
