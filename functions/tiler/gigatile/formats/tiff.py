@@ -34,7 +34,7 @@ TYPE_CODES = {1: "B", 2: "B", 3: "H", 4: "I", 6: "b", 7: "B", 8: "h", 9: "i", 13
 
 
 # Where to look for directories at open when the first IFD is not in the bytes read first.
-DIRECTORY_WINDOW = 512 * 1024  # an IFD and its tile arrays (2 × 4 B × 65,536 tiles)
+DIRECTORY_WINDOW = 256 * 1024  # an IFD and its tile arrays (2 × 4 B × 32,768 tiles)
 TAIL_MIN, TAIL_MAX = 256 * 1024, 4 * 1024 * 1024
 
 
