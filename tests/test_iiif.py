@@ -69,7 +69,9 @@ def test_full_max_of_a_pyramid_reads_a_small_level(client, s3):
     assert resp.status_code == 200
     image = decode(resp.content)
     assert (image.width, image.height) == (180, 300)
-    assert sum(r.bytes for r in s3.proxy.gets()) < 1_000_000  # the file is 17 MB
+    # The file is 11 MB, 9 MB of it full resolution. The open reads the header, the first
+    # IFD's window and the file's tail (where the small levels lie) in 256 KiB blocks.
+    assert sum(r.bytes for r in s3.proxy.gets()) < 2_500_000
 
 
 @pytest.mark.parametrize(

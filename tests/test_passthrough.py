@@ -4,6 +4,8 @@ reading of the same file and against libvips' decode of the same level."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import tifffile
 
@@ -113,3 +115,82 @@ def test_ycbcr_pyramid_passes_through_pixel_identical(configure, tmp_path):
     assert resp.content == stored_jpeg(path, 0, 1, 1)
     served = vips().Image.jpegload_buffer(resp.content)
     assert (served - vips().Image.new_from_file(str(path)).crop(256, 256, 256, 256)).abs().max() == 0
+
+
+def stored_tiles(path) -> dict[tuple[int, int], bytes]:
+    """{(downsample, index): JPEG} of every stored tile of a libvips pyramid, by tifffile."""
+    found = {}
+    with tifffile.TiffFile(path) as tif:
+        base = tif.pages[0].imagewidth
+        for k, level in enumerate(tif.series[0].levels):
+            page = level.keyframe
+            for index in range(len(page.dataoffsets)):
+                cols = -(-page.imagewidth // page.tilewidth)
+                found[(round(base / page.imagewidth) if k else 1, index)] = stored_jpeg(
+                    path, k, index % cols, index // cols
+                )
+    return found
+
+
+def passes_per_level(client, urls_by_level, stored) -> dict[int, tuple[int, int]]:
+    """{scale: (tiles that are a stored tile's bytes, tiles rendered)}."""
+    stored_bytes = set(stored.values())
+    counts = {}
+    for scale, urls in urls_by_level.items():
+        passed = 0
+        for url in urls:
+            resp = client.get(url)
+            assert resp.status_code == 200, (url, resp.text)
+            passed += resp.content in stored_bytes
+        counts[scale] = (passed, len(urls) - passed)
+    return counts
+
+
+def whole_stored_tiles(stored_size: tuple[int, int], scale: int) -> int:
+    """Whole 256 px tiles of a stored level (edge tiles are stored padded: rendered)."""
+    return (stored_size[0] // 256) * (stored_size[1] // 256)
+
+
+@pytest.fixture(scope="module")
+def odd_pyramid(s3, tmp_path_factory):
+    """2049 × 1537: every stored level is floor-halved (1024, 512, 256 … wide) where the
+    protocols' levels are ceil-halved (1025, 513, 257 …), one pixel wider and taller."""
+    from infra.local_stack import make_pyramid
+    from tests.conftest import BUCKET, PREFIX
+
+    path = make_pyramid(tmp_path_factory.mktemp("odd") / "odd.tif", 2049, 1537, subifd=True, quality=90, grain=4)
+    s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/odd.tif")
+    return path
+
+
+@pytest.mark.parametrize("name", ["pyr.tif", "odd.tif"])
+def test_every_whole_stored_tile_passes_through_at_every_level_in_deepzoom_and_iiif(client, images, odd_pyramid, name):
+    """DeepZoom (256 px, no overlap) and IIIF 3 (256 px tiles at each scale factor) over
+    every level: a tile passes through exactly when a stored level
+    of its scale holds it whole; edge tiles, and the levels below the smallest stored one,
+    are rendered."""
+    path = images["pyr.tif"] if name == "pyr.tif" else odd_pyramid
+    stored = stored_tiles(path)
+    with tifffile.TiffFile(path) as tif:
+        sizes = {
+            round(tif.pages[0].imagewidth / lv.shape[1]): (lv.shape[1], lv.shape[0]) for lv in tif.series[0].levels
+        }
+    width, height = sizes[1]
+    top = math.ceil(math.log2(max(width, height)))
+    dz, iiif = {}, {}
+    for level in range(top, -1, -1):
+        scale = 2 ** (top - level)
+        w, h = math.ceil(width / scale), math.ceil(height / scale)
+        tiles = [(c, r) for r in range(math.ceil(h / 256)) for c in range(math.ceil(w / 256))]
+        dz[scale] = [f"/dzi/{name}_files/{level}/{c}_{r}.jpeg" for c, r in tiles]
+        iiif[scale] = []
+        for c, r in tiles:
+            x, y = c * 256 * scale, r * 256 * scale
+            rw, rh = min(256 * scale, width - x), min(256 * scale, height - y)
+            size = f"{math.ceil(rw / scale)},{math.ceil(rh / scale)}"  # "w," of a 1 px row would be 0 high
+            iiif[scale].append(f"/iiif/3/{name}/{x},{y},{rw},{rh}/{size}/0/default.jpg")
+    expected = {scale: whole_stored_tiles(sizes[scale], scale) if scale in sizes else 0 for scale in dz}
+    for protocol, urls in (("deepzoom", dz), ("iiif", iiif)):
+        counts = passes_per_level(client, urls, stored)
+        print(f"\n{name} {protocol}: scale → (passed through, rendered): {counts}")
+        assert {scale: passed for scale, (passed, _) in counts.items()} == expected, protocol

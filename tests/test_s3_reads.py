@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
+import tifffile
+
+from tests.conftest import BUCKET, PREFIX
 
 TILE = "/api/v1/image/tile"
 META = "/api/v1/image/meta"
@@ -19,9 +25,11 @@ def gets(s3):
 
 
 # Cold opens, by layout. libvips writes each level's IFD after that level's data: with
-# SubIFDs the main chain is one IFD (header block + that IFD's block); with one page per
-# level, libvips walks every page's IFD at open, and they are spread over the file.
-@pytest.mark.parametrize("image,expected", [("pyr.tif", 2), ("pages.tif", 4), ("photo.jpg", 1)])
+# SubIFDs the main chain is one IFD; with one page per level, libvips walks every page's
+# IFD at open, and they are spread over the file. Both read the header, then the first
+# IFD's window and the file's tail together (formats.tiff.directory_windows): two round
+# trips. (Before: SubIFDs 2 GETs; pages 4 GETs one after another.)
+@pytest.mark.parametrize("image,expected", [("pyr.tif", 3), ("pages.tif", 3), ("photo.jpg", 1)])
 def test_cold_open_costs(client, s3, image, expected):
     assert client.get(META, params={"path": image}).status_code == 200
     records = gets(s3)
@@ -67,7 +75,7 @@ def test_overwritten_object_is_503_then_the_new_version_never_mixed(client, s3, 
         # A new tile needs a read pinned to the old ETag: S3 answers 412 and the request ends
         # as 503 source_changed (its ETag was chosen from the old version), never with bytes
         # of the new object.
-        resp = client.get(TILE, params={"path": "replaced.tif", "level": 2, "x": 0, "y": 0})
+        resp = client.get(TILE, params={"path": "replaced.tif", "level": 5, "x": 7, "y": 13})
         assert resp.status_code == 503 and resp.json()["error"]["code"] == "source_changed"
         assert resp.headers["cache-control"] == "no-store"
         assert [r.status for r in s3.proxy.records] == [412]
@@ -79,3 +87,93 @@ def test_overwritten_object_is_503_then_the_new_version_never_mixed(client, s3, 
         assert (resp.headers["x-tile-width"], resp.headers["x-tile-height"]) == ("256", "256")
     finally:
         s3.bucket_client.delete_object(Bucket="gigatile-test", Key=key)
+
+
+# Renders that read several stored tiles fetch them first (imaging/prefetch.py): tiles
+# that lie within 64 KiB of each other in the file come in one GET, the GETs in parallel.
+# Before, libvips read them one GET per tile, one after another.
+
+
+def stored_ranges(path, page: int, cols: range, rows: range) -> list[tuple[int, int]]:
+    """(offset, length) of the stored tiles of one page in those columns and rows (those
+    inside the page), read by tifffile (not our parser)."""
+    with tifffile.TiffFile(path) as tif:
+        tags = tif.pages[page].tags
+        across = math.ceil(tags["ImageWidth"].value / tags["TileWidth"].value)
+        down = math.ceil(tags["ImageLength"].value / tags["TileLength"].value)
+        offsets, counts = tags["TileOffsets"].value, tags["TileByteCounts"].value
+        inside = [(r, c) for r in rows for c in cols if r < down and c < across]
+        return [(offsets[r * across + c], counts[r * across + c]) for r, c in inside]
+
+
+@pytest.fixture(scope="module")
+def one_level(s3, tmp_path_factory):
+    """A 2000 × 1500 tiled JPEG TIFF without reduced levels (48 tiles of 256 px, ~9 MiB)."""
+    from infra.local_stack import pattern
+
+    path = tmp_path_factory.mktemp("flat") / "flat.tif"
+    pattern(2000, 1500, seed=5, grain=6).tiffsave(str(path), tile=True, tile_width=256, tile_height=256, Q=90)
+    s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/flat.tif")
+    return path
+
+
+def test_low_zoom_of_a_one_level_tiff_reads_its_tiles_in_one_get(client, s3, one_level):
+    assert client.get(META, params={"path": "flat.tif"}).status_code == 200
+    opened = gets(s3)
+    s3.proxy.reset()
+    tile(client, "flat.tif", 0, 0, 0)  # 1/8: the whole image from its 48 stored tiles
+    records = gets(s3)
+    # The tiles lie one after another: those not in the blocks the open read are one range.
+    assert len(records) == 1, records
+    # Exactly the tiles not wholly in the open's first read, from the first to the last.
+    head_end = int(opened[0].range.split("-")[1]) + 1
+    missing = [(o, n) for o, n in stored_ranges(one_level, 0, range(8), range(6)) if o + n > head_end]
+    assert records[0].range == f"bytes={min(o for o, _ in missing)}-{max(o + n for o, n in missing) - 1}"
+    s3.proxy.reset()
+    tile(client, "flat.tif", 0, 0, 0)
+    assert gets(s3) == []
+
+
+@pytest.fixture(scope="module")
+def slide(s3, tmp_path_factory):
+    """A 4800 × 3600 Aperio slide (levels 4×, 16×; 240 px tiles)."""
+    from infra.local_stack import pattern
+    from tests.slide_files import aperio_svs
+
+    width, height = 4800, 3600
+    levels = [pattern(width, height, seed=3, grain=6)] + [pattern(width // d, height // d, seed=3 + d) for d in (4, 16)]
+    blank = np.zeros((100, 100, 3), np.uint8)
+    path = aperio_svs(tmp_path_factory.mktemp("svs") / "merge.svs", levels, blank, blank)
+    s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/merge.svs")
+    return path
+
+
+# 1/2 reads full resolution. (Its 1/8 zoom reads the 4× level, which on a slide this small
+# lies in the blocks the open read: the 16,000 × 12,000 slide of test_slides.py shows it.)
+@pytest.mark.parametrize("zoom,page", [(2, 0)])
+def test_a_zoom_between_slide_levels_reads_a_get_per_row_of_stored_tiles(configure, s3, slide, zoom, page):
+    """A 240 px DeepZoom tile 1/2 (1/8) of the slide is 480 px of the full-resolution
+    (4×) level and Lanczos3's margin: up to 4 × 4 stored tiles, each row one range (rows
+    lie a whole row of the level apart: too far to merge)."""
+    client = configure()
+    top = math.ceil(math.log2(4800))
+    assert client.get("/dzi/merge.svs.dzi?tile_size=240&overlap=0").status_code == 200
+    s3.proxy.reset()
+    col, row = 1, 1  # a margin on every side (the 4× level ends at row 3)
+    resp = client.get(f"/dzi/merge.svs_files/{top - int(math.log2(zoom))}/{col}_{row}.jpeg?tile_size=240&overlap=0")
+    assert resp.status_code == 200
+    records = gets(s3)
+    # The view is level pixels 480 … 960 both ways (1/2 of the finer level, whose
+    # downsample is 1 or 4), and the kernel reaches 6 level pixels beyond: stored columns
+    # and rows 1…4 of 240 px.
+    tiles = stored_ranges(slide, page, range(1, 5), range(1, 5))
+    assert len(records) <= 4 < len(tiles), records
+    assert sum(r.bytes for r in records) <= sum(n for _, n in tiles)
+
+
+def test_a_new_rendered_pyramid_tile_is_still_one_get(client, s3):
+    tile(client, "pyr.tif", 5, 0, 0)  # opens the image and the level
+    s3.proxy.reset()
+    resp = client.get(TILE, params={"path": "pyr.tif", "level": 5, "x": 3, "y": 5, "format": "png"})
+    assert resp.status_code == 200
+    assert len(gets(s3)) == 1

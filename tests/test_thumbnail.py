@@ -108,7 +108,9 @@ def test_pyramids_are_read_at_the_smallest_adequate_level(client, s3, images):
     response = client.get(THUMB, params={"path": "pyr.tif", "width": 256, "height": 256})
     assert response.status_code == 200
     read = sum(r.bytes for r in s3.proxy.gets("pyr.tif"))
-    assert read < images["pyr.tif"].stat().st_size / 10
+    # Level 0 is 80 % of the file; the open reads the header, the first IFD's window and
+    # the file's tail (where the small levels lie) in 256 KiB blocks: ~17 % of this small file.
+    assert read < images["pyr.tif"].stat().st_size / 4
     assert decode(response.content).height == 256
 
 

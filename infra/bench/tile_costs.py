@@ -1,10 +1,12 @@
 """Figures for the foundation: S3 GETs and bytes per tile, render time, peak RSS.
 
     python -m infra.bench tile-costs [--width 30000 --height 50000 --layout subifd|pages --tiles 1000]
+        [--delay-ms 20]
 
 Serves the 30,000 × 50,000 demo sample from moto's S3 server (its own process, so its
 memory is not counted) through the counting proxy, and renders 1,000 random tiles across
-all levels with a fixed seed, in a fresh process.
+all levels with a fixed seed, in a fresh process. `--delay-ms` adds that much to every S3
+request (S3's first-byte latency): the cold open's time then shows its sequential round trips.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import random
 import statistics
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from infra.counting_proxy import CountingProxy
@@ -40,11 +43,12 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--layout", choices=["subifd", "pages"], default="subifd")
     parser.add_argument("--tiles", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--delay-ms", type=float, default=0.0, help="ms added to every S3 request")
     parser.add_argument("--cache", default=".cache/demo")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # S3 endpoint: measure in this fresh process
     args = parser.parse_args(argv)
     if args.child:
-        proxy = CountingProxy(args.child)
+        proxy = CountingProxy(args.child, delay_ms=args.delay_ms)
         os.environ.update(
             AWS_ENDPOINT_URL_S3=proxy.endpoint,
             GIGATILE_SOURCE=f"s3://{BUCKET}",
@@ -84,7 +88,9 @@ def run(args, proxy: CountingProxy) -> None:
     rss_start = peak_rss_mib()
     tiler = Tiler(Settings.from_env())
     proxy.reset()
+    started = time.perf_counter()
     meta = tiler.meta("sample.tif", 256)
+    open_ms = (time.perf_counter() - started) * 1000
     open_gets = proxy.gets()
     grid = TileGrid(meta["width"], meta["height"], 256)
 
@@ -120,7 +126,10 @@ def run(args, proxy: CountingProxy) -> None:
         first_per_level.setdefault(t[0], i)
     warm = [t for i, t in enumerate(new_tiles) if i not in first_per_level.values()]
     print(f"image: {meta['width']}×{meta['height']}, {meta['source_levels']} source levels")
-    print(f"cold open (meta): {len(open_gets)} GETs, {sum(r.bytes for r in open_gets) / 1024:.0f} KiB")
+    print(
+        f"cold open (meta): {len(open_gets)} GETs, {sum(r.bytes for r in open_gets) / 1024:.0f} KiB, "
+        f"{open_ms:.0f} ms (+{args.delay_ms:g} ms per S3 request)"
+    )
     print(f"{len(plan)} random tiles over levels 0…{grid.max_level} (seed {args.seed}), {len(new_tiles)} distinct")
     for name, rows in (
         ("all new tiles", new_tiles),

@@ -33,6 +33,34 @@ TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 6: 1, 7: 1, 8: 2, 9: 4, 13: 4, 16: 8, 17: 
 TYPE_CODES = {1: "B", 2: "B", 3: "H", 4: "I", 6: "b", 7: "B", 8: "h", 9: "i", 13: "I", 16: "Q", 17: "q", 18: "Q"}
 
 
+# Where to look for directories at open when the first IFD is not in the bytes read first.
+DIRECTORY_WINDOW = 256 * 1024  # an IFD and its tile arrays (2 × 4 B × 32,768 tiles)
+TAIL_MIN, TAIL_MAX = 256 * 1024, 4 * 1024 * 1024
+
+
+def directory_windows(head: bytes, size: int, loaded: int) -> list[tuple[int, int]]:
+    """(offset, length) windows likely to hold a TIFF's directories, from its first bytes
+    `head`, when its first IFD lies beyond the `loaded` bytes already read; [] otherwise
+    (not a TIFF, or a COG-style file whose directories come first).
+
+    libvips' tiffsave writes each level's IFD (tile arrays right after it) behind that
+    level's data: the first IFD after full resolution, the others, much smaller levels
+    down, near the end. So: the first IFD's window, and the file's tail (a third of what
+    follows the first IFD, within TAIL_MIN…TAIL_MAX), read together, let libvips walk the
+    chain from bytes already fetched. A directory outside both is read when walked to."""
+    order = {b"II": "<", b"MM": ">"}.get(head[:2])
+    if order is None or len(head) < 16:
+        return []
+    magic = struct.unpack(order + "H", head[2:4])[0]
+    if magic not in (42, 43):
+        return []
+    first = struct.unpack(order + "I", head[4:8])[0] if magic == 42 else struct.unpack(order + "Q", head[8:16])[0]
+    if not loaded <= first < size:
+        return []
+    tail = min(max((size - first) // 3, TAIL_MIN), TAIL_MAX)
+    return [(first, DIRECTORY_WINDOW), (max(first, size - tail), tail)]
+
+
 class TiffError(Exception):
     """Not a TIFF, or a structure outside what this parser accepts."""
 

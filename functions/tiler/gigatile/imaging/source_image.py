@@ -11,7 +11,7 @@ import math
 from ..errors import PageNotFound, TooLarge, UnsupportedImage
 from ..formats import stored
 from ..formats.levels import Associated, Level, Mask, is_tiled_pyramid, structure
-from ..formats.tiff import TiffError, TiffFile
+from ..formats.tiff import TiffError, TiffFile, directory_windows
 from ..sources.reader import ObjectReader, VersionReader
 from .opened import Opened, OpenImages
 
@@ -23,6 +23,11 @@ class SourceImage:
         self.reader = reader
         self.images = images
         self.version = reader.version()
+        # Directories beyond the first read (libvips' own pyramids): fetched in parallel
+        # now, so that libvips' walk through them costs no further round trips.
+        windows = directory_windows(reader.read(0, 16, version=self.version), self.version.size, reader.open_bytes)
+        if windows:
+            reader.prefetch(windows, self.version, blocks=True)
         self.max_decode_pixels = max_decode_pixels
         first = self.open(()).image
         self.loader = first.get("vips-loader").removesuffix("_source").removesuffix("load")

@@ -56,6 +56,10 @@ class ReadBudget:
             self.stats.gets += 1
             self._asked += length
 
+    def gets_left(self) -> int:
+        with self._lock:
+            return self.max_gets - self.stats.gets
+
     def received(self, length: int) -> None:
         with self._lock:
             self.stats.bytes += length

@@ -12,12 +12,16 @@
 - Large reads, and every pixel read of a random-access (tiled TIFF) image, when not
   already covered by blocks, are fetched exactly in one GET and kept as spans, so a new
   tile costs one GET of its own bytes and a repeated tile costs nothing.
+- A render that needs several stored tiles says so first (`prefetch`): their ranges are
+  merged where less than MERGE_GAP apart (as GDAL merges ranged reads) and the merged
+  ranges fetched in parallel, each tile kept as its own span for libvips' exact reads.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from ..errors import SourceChanged
 from ..lru import LRU
@@ -28,6 +32,33 @@ from .base import ObjectVersion, Store
 EXACT_READ_MIN = 8 * 1024
 # Longest readahead window (in blocks) for sequential reads (JPEG, PNG decodes).
 MAX_READAHEAD_BLOCKS = 32
+# Ranges to prefetch closer than this are fetched in one GET, the gap read and dropped:
+# a GET's round trip costs more than 64 KiB of transfer (GDAL merges ranges the same way).
+MERGE_GAP = 64 * 1024
+# Merged ranges fetched at once, each over its own connection.
+PREFETCH_THREADS = 8
+_prefetch_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _prefetch_pool
+    with _pool_lock:
+        if _prefetch_pool is None:
+            _prefetch_pool = ThreadPoolExecutor(PREFETCH_THREADS, thread_name_prefix="gigatile-prefetch")
+        return _prefetch_pool
+
+
+def merge_ranges(ranges: list[tuple[int, int]], gap: int = MERGE_GAP) -> list[list[tuple[int, int]]]:
+    """(start, end) ranges grouped so that each group is one read: sorted, a range joins
+    the group before it when it starts less than `gap` bytes after that group's end."""
+    groups: list[list[tuple[int, int]]] = []
+    for start, end in sorted(ranges):
+        if groups and start - groups[-1][-1][1] < gap:
+            groups[-1].append((start, end))
+        else:
+            groups.append([(start, end)])
+    return groups
 
 
 class ObjectReader:
@@ -44,6 +75,7 @@ class ObjectReader:
         # The first GET's size, in whole blocks: a COG keeps every IFD and tile-offset array
         # in its first few hundred KiB, so one larger first read saves round trips at open.
         self.open_blocks = max(1, -(-open_bytes // block_size))
+        self.open_bytes = self.open_blocks * block_size  # what the first GET asks for
         self._version: ObjectVersion | None = None
         self._checked_at = 0.0
         self._last_fetched = -2
@@ -88,14 +120,68 @@ class ObjectReader:
             self._count_hit()
             return b"".join(b for b in blocks if b is not None)[offset - first * bs : end - first * bs]
         if exact or end - offset >= EXACT_READ_MIN:
+            span = self.cache.get(self._span_key(version, offset, end))  # prefetched whole
+            if span is not None:
+                self._count_hit()
+                return span
             # Use the cached leading blocks, if any, and fetch the rest exactly.
             start = max(offset, (first + missing) * bs)
             head = b"".join(b for b in blocks[:missing] if b is not None)[offset - first * bs : start - first * bs]
             return head + self._read_exact(version, start, end)
         return self._read_blocks(version, offset, end, first, last, blocks)
 
+    def prefetch(self, ranges: list[tuple[int, int]], version: ObjectVersion, blocks: bool = False) -> int:
+        """Fetch the (offset, length) ranges of `version` about to be read, in as few GETs as
+        merging allows, those GETs in parallel; returns the GETs sent. Each range is kept
+        as the span its exact read looks up (a render's tiles), or with `blocks` as the
+        aligned blocks around it (directories libvips parses a few bytes at a time)."""
+        bs = self.block_size
+        wanted = []
+        for offset, length in ranges:
+            end = min(offset + length, version.size)
+            if blocks:
+                wanted += [
+                    (i * bs, min((i + 1) * bs, version.size))
+                    for i in range(offset // bs, (end - 1) // bs + 1)
+                    if offset < end and self.cache.get(self._block_key(version, i)) is None
+                ]
+            elif offset < end and not self._cached(version, offset, end):
+                wanted.append((offset, end))
+        groups = merge_ranges(sorted(set(wanted)))
+        spent = budget.current()  # pool threads do not see the request's context
+        if spent is not None and spent.gets_left() <= len(groups):
+            # A prefetch is a guess: it never spends the GETs the reads themselves need.
+            return 0
+
+        def fetch(group: list[tuple[int, int]]) -> None:
+            lo, hi = group[0][0], max(end for _, end in group)
+            with budget.using(spent):
+                data, _ = self._get(lo, hi - 1, version.etag)
+            for start, end in group:
+                key = self._block_key(version, start // bs) if blocks else self._span_key(version, start, end)
+                self.cache.put(key, data[start - lo : end - lo])
+
+        if len(groups) == 1:
+            fetch(groups[0])
+        elif groups:
+            for future in [_pool().submit(fetch, group) for group in groups]:
+                future.result()  # the first failure (S3, budget, changed object) is the caller's
+        return len(groups)
+
+    def _cached(self, version: ObjectVersion, offset: int, end: int) -> bool:
+        """Whether reading offset..end needs no GET: kept as a span, or inside cached blocks."""
+        if self.cache.get(self._span_key(version, offset, end)) is not None:
+            return True
+        bs = self.block_size
+        return all(
+            self.cache.get(self._block_key(version, i)) is not None for i in range(offset // bs, (end - 1) // bs + 1)
+        )
+
+    def _span_key(self, version: ObjectVersion, offset: int, end: int):
+        return (self.store.name, self.key, version.etag, "span", offset, end)
+
     def _read_exact(self, version: ObjectVersion, offset: int, end: int) -> bytes:
-        span_key = (self.store.name, self.key, version.etag, "span", offset, end)
+        span_key = self._span_key(version, offset, end)
         data = self.cache.get(span_key)
         if data is not None:
             self._count_hit()

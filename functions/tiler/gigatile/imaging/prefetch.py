@@ -1,0 +1,60 @@
+"""Before a render: the stored tiles it will read, fetched in a few merged, parallel GETs.
+
+libvips reads a tiled level one tile at a time as it computes a region, so a view that
+needs 3 × 3 stored tiles would otherwise cost nine GETs one after another. The format
+layer knows where every tile lies; the plan says which part of which level the render
+reads (the box at the view's scale, widened by the resize kernel's reach). Their ranges
+go to the reader at once (ObjectReader.prefetch), which merges neighbours and keeps each
+tile where libvips' exact read finds it.
+"""
+
+from __future__ import annotations
+
+import math
+
+from ..formats.tiff import TiffError
+from .plan import Plan
+from .source_image import SourceImage
+
+# Lanczos3 reaches 3 output pixels either side; one more level pixel for rounding.
+KERNEL_REACH = 3
+
+
+def tile_ranges(src: SourceImage, plan: Plan) -> list[tuple[int, int]]:
+    """(offset, length) of each stored tile of the level `plan` is rendered from that the
+    render reads; [] when that is not known (not a tiled TIFF level, a mask to combine, a
+    region over the decode budget: the render refuses that itself) or is one tile."""
+    if src.tiff is None:
+        return []
+    level = src.level_at(plan.scale)
+    if level.mask is not None:
+        return []
+    try:
+        ifd = src.tiff.ifd_for(dict(level.options))
+        if not ifd.tiled:
+            return []
+        tiles = src.tiff.tiled_level(ifd)
+    except TiffError:
+        return []
+    # Level pixels per view pixel, as render.view_at resizes (formats: nominal or measured).
+    d = level.downsample
+    nominal = abs(ifd.width - src.width / d) <= 1 and abs(ifd.height - src.height / d) <= 1
+    per_view = plan.scale / (d if nominal else src.width / ifd.width)
+    reach = math.ceil(KERNEL_REACH * max(per_view, 1)) + 1 if per_view != 1 else 0
+    left, top, width, height = plan.box
+    x0, x1 = max(0, math.floor(left * per_view) - reach), min(ifd.width, math.ceil((left + width) * per_view) + reach)
+    y0, y1 = max(0, math.floor(top * per_view) - reach), min(ifd.height, math.ceil((top + height) * per_view) + reach)
+    cols = range(x0 // ifd.tile_width, (x1 - 1) // ifd.tile_width + 1)
+    rows = range(y0 // ifd.tile_height, (y1 - 1) // ifd.tile_height + 1)
+    if len(cols) * len(rows) <= 1:
+        return []
+    if len(cols) * len(rows) * ifd.tile_width * ifd.tile_height > src.max_decode_pixels:
+        return []
+    found = (tiles.tile_range(col, row) for row in rows for col in cols)
+    return [where for where in found if where is not None and where[0] + where[1] <= src.tiff.size]
+
+
+def prefetch(src: SourceImage, plan: Plan) -> int:
+    """Fetch the stored tiles the render of `plan` reads; returns the GETs that took."""
+    ranges = tile_ranges(src, plan)
+    return src.reader.prefetch(ranges, src.version) if ranges else 0
