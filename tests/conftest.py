@@ -175,7 +175,7 @@ SLOW = {
     "test_bad_input_matrix.py::test_malformed_parameters"
     "[/api/v1/image/thumbnail?path=pyr.tif&width=12000&format=png]": "a 12,000 px thumbnail",
     # Long parametrized matrices.
-    "test_hostile_budgets.py::test_hostile_file_is_refused_or_served_within_budgets": "309 requests over 50 crafted files, a server process",
+    "test_hostile_budgets.py::test_hostile_file_is_refused_or_served_within_budgets": "309 requests, a server process",
     "test_http.py::test_bad_requests": "28 cases",
     "test_http.py::test_format_auto_follows_accept_and_varies": "12 cases",
     "test_iiif.py::test_bad_iiif_requests": "18 cases",
@@ -184,6 +184,9 @@ SLOW = {
     "test_pages.py::test_missing_pages_are_404": "5 cases",
     "test_passthrough.py::test_aligned_jpeg_tile_is_the_stored_tile": "8 cases",
     "test_passthrough.py::test_other_requests_are_rendered": "5 cases",
+    "test_passthrough.py::test_every_whole_stored_tile_passes_through_at_every_level_in_deepzoom_and_iiif": (
+        "every tile of two pyramids in two protocols (~30 s)"
+    ),
     "test_thumbnail.py::test_matches_vips_thumbnail": "21 cases",
     "test_thumbnail.py::test_bad_requests": "9 cases",
     "test_tiles.py::test_tile_pixels_match_libvips_on_the_local_file": "18 cases",
