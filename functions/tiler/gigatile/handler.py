@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from mangum import Mangum
 
 from .app import create_app
-from .observability import logger, metrics, tracer
+from .observability import logger, make_tracer, metrics
 from .service import warm_up
 
 # Requests that render nothing (metadata, errors, 304s) publish no metrics; that is expected.
@@ -23,8 +23,9 @@ warnings.filterwarnings("ignore", message="No application metrics to publish")
 
 
 def make_handler(app: FastAPI):
-    """The Lambda handler serving `app`."""
+    """The Lambda handler serving `app` (traced in code only when the settings ask for it)."""
     asgi = Mangum(app, lifespan="off")
+    tracer = make_tracer(app.state.tiler.settings.xray_subsegments)
 
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics
