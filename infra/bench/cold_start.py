@@ -12,7 +12,7 @@ PATH): nothing on sys.path but the task root, the layer's python/ folder, the ru
 boto3 (RUNTIME_SDK, installed once under --cache) and the standard library; no bytecode
 written, as on Lambda's read-only task root. It imports the handler named in
 template.yaml with the tiler's environment from template.yaml (parameter defaults,
-tracing and metrics on, the origin secret checked) and handles one API Gateway HTTP API
+active tracing's variables, metrics on, the origin secret checked) and handles one API Gateway HTTP API
 (payload 2.0) event from moto's S3 server (its own process):
 - pass-through: a full-resolution 256 px JPEG tile, the stored tile copied;
 - re-encoded: the same place at tile_size=512, decoded and encoded again.
