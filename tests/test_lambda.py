@@ -7,6 +7,9 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
+import subprocess
+import sys
 from urllib.parse import urlencode
 
 import pytest
@@ -162,3 +165,25 @@ def test_head_of_a_missing_image_is_404(handler):
     assert head["statusCode"] == 404
     assert headers_of(head)["content-type"] == "application/json"
     assert not head["body"]
+
+
+@pytest.mark.parametrize("subsegments", ["false", "true"])
+def test_the_xray_sdk_is_imported_only_for_in_code_subsegments(tmp_path, subsegments):
+    """The template's default (XRaySubsegments=false) keeps the X-Ray SDK, and the botocore
+    session it imports, out of the Lambda init; true builds Powertools' Tracer around the
+    handler. A fresh interpreter, as a cold start, with the tracing variables Lambda sets."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIGATILE_", "POWERTOOLS_"))}
+    env |= {
+        "GIGATILE_SOURCE": str(tmp_path),
+        "GIGATILE_XRAY_SUBSEGMENTS": subsegments,
+        "AWS_LAMBDA_FUNCTION_NAME": "gigatile",
+        "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0",
+    }
+    code = (
+        "import gc, sys, gigatile.handler; xray = sorted({m.split('.')[0] for m in sys.modules if 'xray' in m}); "
+        "print(xray, gc.isenabled(), gc.get_freeze_count() > 0)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    xray = "['aws_xray_sdk']" if subsegments == "true" else "[]"
+    # The collector, off during the init, is on again with the init's objects frozen.
+    assert out.stdout.split() == [xray, "True", "True"]

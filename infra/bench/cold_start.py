@@ -12,15 +12,16 @@ PATH): nothing on sys.path but the task root, the layer's python/ folder, the ru
 boto3 (RUNTIME_SDK, installed once under --cache) and the standard library; no bytecode
 written, as on Lambda's read-only task root. It imports the handler named in
 template.yaml with the tiler's environment from template.yaml (parameter defaults,
-tracing and metrics on, the origin secret checked) and handles one API Gateway HTTP API
+active tracing's variables, metrics on, the origin secret checked) and handles one API Gateway HTTP API
 (payload 2.0) event from moto's S3 server (its own process):
 - pass-through: a full-resolution 256 px JPEG tile, the stored tile copied;
 - re-encoded: the same place at tile_size=512, decoded and encoded again.
 Both with the build's bytecode and with a copy of the build without any (every module
-compiled at import); and, not as shipped, with bytecode and POWERTOOLS_TRACE_DISABLED=true,
-which shows what the X-Ray SDK's import costs. The runs are interleaved, so that the machine's load falls on every
-kind alike; medians of --runs processes per kind. Writes docs/cold-start.json and the
-cold-start section of docs/benchmarks.md (build/bench-smoke/ with --smoke: one run).
+compiled at import); and, not as shipped, with bytecode and GIGATILE_XRAY_SUBSEGMENTS=true
+(template parameter XRaySubsegments), which shows what the X-Ray SDK's import costs. The
+runs are interleaved, so that the machine's load falls on every kind alike; medians of
+--runs processes per kind. Writes docs/cold-start.json and the cold-start section of
+docs/benchmarks.md (build/bench-smoke/ with --smoke: one run).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ LAMBDA_ENV = {
     "_X_AMZN_TRACE_ID": "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0",
 }
 WITH, WITHOUT = "with the build's bytecode", "without bytecode"
-TRACING_OFF = "with bytecode, POWERTOOLS_TRACE_DISABLED=true (not shipped)"
+SUBSEGMENTS = "with bytecode, GIGATILE_XRAY_SUBSEGMENTS=true (not the default)"
 KINDS = {
     # (query of /api/v1/image/tile, whether the tile is the stored one copied)
     "pass-through": ({"path": KEY, "level": 5, "x": 7, "y": 9}, True),
@@ -222,11 +223,11 @@ def main(argv: list[str]) -> None:
     results: dict[tuple[str, str], list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         # (build folder, environment over the shipped one); the last row is not as shipped:
-        # it shows what the X-Ray SDK's import (Tracing: Active) adds to the first.
+        # it shows what the X-Ray SDK's import (in-code subsegments) adds to the first.
         variants = {
             WITH: (build, {}),
             WITHOUT: (without_bytecode(build, Path(tmp) / "no-bytecode"), {}),
-            TRACING_OFF: (build, {"POWERTOOLS_TRACE_DISABLED": "true"}),
+            SUBSEGMENTS: (build, {"GIGATILE_XRAY_SUBSEGMENTS": "true"}),
         }
         events = {}
         for kind, (query, _) in KINDS.items():
