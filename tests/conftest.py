@@ -158,7 +158,7 @@ SLOW = {
     "test_viewers.py::test_viewer_shows_the_source_pixels": "11 viewer set-ups in headless Chromium",
     "test_viewers.py::test_the_viewer_page_switches_viewers": "headless Chromium",
     "test_viewers.py::test_the_viewer_page_says_when_a_viewer_is_not_served": "headless Chromium",
-    "test_fuzz.py": "two atheris runs of GIGATILE_FUZZ_SECONDS (60 s) each",
+    "test_fuzz.py": "two atheris runs of FUZZ_SECONDS (60 s) each",
     "test_schemathesis.py": "generated requests for every operation",
     "test_iiif_validator.py": "the IIIF validator over uvicorn",
     "test_package.py": "builds the function and layer with pip",
