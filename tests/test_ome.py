@@ -193,3 +193,64 @@ def test_a_one_channel_ome_tiff_is_grey(client, files, tmp_path, s3):
     assert (found["bands"], found["channels"], found["source_levels"]) == (1, [], 2)
     got = tile(client, "one.ome.tif", found["max_level"])
     assert got.shape[2] == 1
+
+
+OME_HEAD = '<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06"><Image ID="Image:0">'
+PIXELS = (
+    '<Pixels ID="Pixels:0" DimensionOrder="{order}" Type="uint16" SizeX="8" SizeY="8" SizeC="{c}" SizeZ="1" SizeT="1">'
+)
+CHANNELS = '<Channel ID="Channel:0:0" Name="a"/><Channel ID="Channel:0:1" Name="b"/>'
+
+
+def ome_xml(order: str = "XYCZT", c: str = "2", channels: str = CHANNELS, prefix: str = "") -> str:
+    return prefix + OME_HEAD + PIXELS.format(order=order, c=c) + channels + "</Pixels></Image></OME>"
+
+
+def test_ome_xml_is_read_only_when_plain_and_well_formed():
+    plain = parse(ome_xml())
+    assert plain is not None and (plain.size_c, plain.channels) == (2, ("a", "b"))
+    unnamed = parse(ome_xml(channels=""))
+    assert unnamed is not None and unnamed.channels == ("", "")
+    zct = parse(ome_xml(order="XYZCT"))
+    assert zct is not None and zct.channels_adjacent  # one Z, one T: channels are still pages 0, 1
+    bomb = '<?xml version="1.0"?><!DOCTYPE OME [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+    refused = [
+        ome_xml(prefix=bomb),  # a DTD: entities are never expanded
+        ome_xml(order="XYQZT"),
+        ome_xml(c="0"),
+        ome_xml(c="two"),
+        ome_xml(c="99999999"),
+        ome_xml()[:-10],  # truncated
+        ome_xml() + " " * (2 << 20),  # over the size cap
+        "Aperio Image Library v10.0.51",
+        '<OME xmlns="x"><Image/></OME>',  # no Pixels
+    ]
+    assert [parse(text) for text in refused] == [None] * len(refused)
+
+
+def test_an_ome_tiff_whose_xml_is_refused_is_served_as_pages(client, s3, tmp_path):
+    """A DTD in the OME-XML: the file is served as plain pages (one per channel)."""
+    path = tmp_path / "dtd.ome.tif"
+    data = planes(2, 300, 400)
+    bomb = '<?xml version="1.0"?><!DOCTYPE OME [<!ENTITY a "x">]>'
+    tifffile.imwrite(path, data, tile=(256, 256), description=ome_xml(prefix=bomb), metadata=None)
+    s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/ome/dtd.ome.tif")
+    found = meta(client, "dtd.ome.tif")
+    assert (found["pages"], found["channels"], found["bands"]) == (2, [], 1)
+
+
+def test_a_channel_page_with_impossible_byte_counts_is_415(client, s3, tmp_path):
+    """Each channel's stored tiles are checked before libvips reads them, not only the first's."""
+    path = write_ome(tmp_path / "bad.ome.tif", planes(3, 300, 400), (2,))
+    raw = bytearray(path.read_bytes())
+    with tifffile.TiffFile(path) as tif:
+        tag = tif.pages[2].tags["TileByteCounts"]
+        assert tag.count == 4 and tag.dtype == 4  # four 32-bit counts, stored beside the IFD
+        offset = tag.valueoffset
+    raw[offset : offset + 4] = (2**31).to_bytes(4, "little")  # the third channel's first tile
+    path.write_bytes(bytes(raw))
+    s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/ome/bad.ome.tif")
+    found = meta(client, "bad.ome.tif")
+    assert found["channels"] == ["", "", ""]
+    response = client.get(TILE, params={"path": "ome/bad.ome.tif", "level": found["max_level"], "x": 0, "y": 0})
+    assert response.status_code == 415 and "not a readable TIFF" in response.json()["error"]["message"]

@@ -130,6 +130,12 @@ class TiffFile:
             raise TiffError(f"{len(offsets)} SubIFDs in one page")
         return offsets
 
+    def ifds_for(self, options: dict[str, float]) -> list[Ifd]:
+        """Every IFD libvips reads with these load options: `n` pages from `page` (an
+        OME-TIFF's channels), each at the same SubIFD if one is named."""
+        page = int(options.get("page", 0))
+        return [self.ifd_for({**options, "page": page + i}) for i in range(int(options.get("n", 1)))]
+
     def ifd_for(self, options: dict[str, float]) -> Ifd:
         """The IFD libvips reads with these load options (page and/or subifd)."""
         page = int(options.get("page", 0))

@@ -108,8 +108,9 @@ class SourceImage:
         """
         level = self.level_at(scale)
         if self.tiff is not None:
-            try:  # before libvips reads a byte of the level's pixels
-                stored.check_chunks(self.tiff, self.tiff.ifd_for(dict(level.options)))
+            try:  # before libvips reads a byte of the level's pixels (of each channel's page)
+                for ifd in self.tiff.ifds_for(dict(level.options)):
+                    stored.check_chunks(self.tiff, ifd)
             except TiffError as exc:
                 raise UnsupportedImage(f"not a readable TIFF: {exc}") from None
         decoded = self._decoded_at_once(level)
