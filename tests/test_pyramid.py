@@ -236,3 +236,73 @@ def test_one_run_converts_a_version_at_a_time(configure, s3, baseline, monkeypat
     assert taken["status"] == "converted", taken
     listed = s3.bucket_client.list_objects_v2(Bucket=BUCKET, Prefix=f"_pyramids/{PREFIX}/claims/")
     assert [o["Key"] for o in listed["Contents"]] == [f"_pyramids/{key}@{etag}.tif"]  # claim released
+
+
+def _striped_scan(path: Path) -> Path:
+    """A 12,000 × 9,000 RGB scan as scanning software writes one: striped, LZW, no levels."""
+    xyz = vips().Image.xyz(12_000, 9_000)
+    x, y = xyz[0], xyz[1]  # smooth bands (sin in degrees): a box-filtered pyramid matches Lanczos
+    bands = [((x / 7 + y / 5).sin() * 100 + 128), ((x / 11).sin() * 90 + 120), ((y / 9).cos() * 80 + 110)]
+    image = bands[0].cast("uchar").bandjoin([b.cast("uchar") for b in bands[1:]])
+    image.copy(interpretation="srgb").tiffsave(str(path), compression="lzw", predictor="horizontal")
+    return path
+
+
+def _bytes_read(s3, key_part: str) -> int:
+    return sum(record.bytes for record in s3.proxy.gets(key_part))
+
+
+def test_a_striped_scan_asks_for_its_pyramid_after_reading_only_its_header(configure, s3, tmp_path):
+    """A striped LZW file has no stored levels and libvips decodes it whole at any zoom: over
+    the decode budget every view answers 503 + Retry-After with the converter on (413 with
+    the fix without it), after reading its directories only; once converted, the pyramid."""
+    scan = _striped_scan(tmp_path / "scan.tif")
+    key = f"{PREFIX}/striped/scan.tif"
+    s3.bucket_client.upload_file(str(scan), BUCKET, key)
+    size = scan.stat().st_size
+    budget = {"GIGATILE_MAX_DECODE_PIXELS": 4_000_000, "GIGATILE_CONVERT_MIN_PIXELS": 1_000_000}
+    views = [{"level": 0, "x": 0, "y": 0}, {"level": 3, "x": 1, "y": 1}, {"level": 6, "x": 20, "y": 15}]
+
+    client = configure(**budget)  # no converter
+    for view in views:
+        refused = client.get(TILE, params={"path": "striped/scan.tif", **view})
+        assert refused.status_code == 413, refused.text
+        assert "convert" in refused.json()["error"]["message"]
+    assert _bytes_read(s3, "striped/scan.tif") < min(1 << 20, size // 10)
+
+    client = configure(**budget, GIGATILE_CONVERTER=1)
+    for view in views:
+        pending = client.get(TILE, params={"path": "striped/scan.tif", **view})
+        assert pending.status_code == 503 and pending.json()["error"]["code"] == "conversion_pending"
+        assert pending.headers["retry-after"]
+    assert _bytes_read(s3, "striped/scan.tif") < min(1 << 20, size // 10)
+
+    from gigatile.conversion.converter import handler
+
+    (result,) = handler(s3_event(key), CONVERTER)["results"]
+    assert result["status"] == "converted", result
+    client = configure(**budget, GIGATILE_CONVERTER=1)  # a new container
+    for view in views:
+        assert client.get(TILE, params={"path": "striped/scan.tif", **view}).status_code == 200
+    assert not s3.proxy.gets("striped/scan.tif?")  # the source's pixels are never read
+    low = client.get(TILE, params={"path": "striped/scan.tif", "level": 0, "x": 0, "y": 0, "format": "png"})
+    whole = vips().Image.new_from_file(str(scan)).resize(1 / 64, kernel="lanczos3")  # level 0 of 6: 1/64
+    got = vips().Image.new_from_buffer(low.content, "")
+    assert (got.width, got.height) == (188, 141)
+    assert psnr(got, whole.crop(0, 0, 188, 141)) >= 30
+
+
+def test_a_one_level_tiled_tiff_over_the_budget_asks_for_its_pyramid(configure, s3, baseline, tmp_path):
+    """A tiled TIFF without overviews reads its low zooms from full resolution: over the
+    budget, 503 + Retry-After with the converter on, 413 naming the fix without."""
+    flat = tmp_path / "flat.tif"
+    vips().Image.new_from_file(str(baseline)).tiffsave(str(flat), tile=True, compression="jpeg", Q=90)
+    s3.bucket_client.upload_file(str(flat), BUCKET, f"{PREFIX}/flat/budget.tif")
+    budget = {"GIGATILE_MAX_DECODE_PIXELS": 1_000_000, "GIGATILE_CONVERT_MIN_PIXELS": 1_000_000}
+    low = {"path": "flat/budget.tif", "level": 1, "x": 0, "y": 0}
+    refused = configure(**budget).get(TILE, params=low)
+    assert refused.status_code == 413 and "tiled pyramidal TIFF" in refused.json()["error"]["message"]
+    pending = configure(**budget, GIGATILE_CONVERTER=1).get(TILE, params=low)
+    assert pending.status_code == 503 and pending.headers["retry-after"]
+    full = configure(**budget, GIGATILE_CONVERTER=1).get(TILE, params={**low, "level": 4})
+    assert full.status_code == 200  # a tile at full resolution is one stored tile

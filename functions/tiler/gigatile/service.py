@@ -156,7 +156,7 @@ class Tiler:
             served = self.source(image_id, page)
             src, original = served.pixels, served.source
             stretch = default_stretch(src)  # of the pixels served (a derived pyramid's, if any)
-            first = src.open(src.levels[0].options).image
+            first = src.open(src.base_level.options).image
         grid = TileGrid(src.width, src.height, tile_size)
         return {
             "width": src.width,
@@ -166,12 +166,13 @@ class Tiler:
             "format": original.format,
             "levels": grid.levels(),
             "version": original.version.etag,
-            "source_levels": len(src.levels),
+            "source_levels": src.stored_levels,
             "page": page,
             "pages": original.pages,
             "associated": list(original.associated),
             "data_type": first.format,  # libvips' band format: uchar, ushort, short, float …
             "bands": first.bands,
+            "channels": list(src.channels),  # an OME-TIFF's, by name; its first three are the bands
             "stretch": None if stretch is None else stretch.describe(),
         }
 

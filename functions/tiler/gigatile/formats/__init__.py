@@ -2,6 +2,7 @@
 
 One module per family: `tiff` (the TIFF structure, parsed once by ranges, used both to
 pick levels and to pass stored tiles through), `jpeg` (JPEG streams as TIFF stores them),
-`levels` (which stored images are the levels of a page, for every family). Pixels are
+`levels` (which stored images are the levels of a page, for every family), `ome` (an
+OME-TIFF's channels, from its OME-XML), `gdal_metadata`, `stored`. Pixels are
 decoded by libvips (imaging/); nothing here decodes.
 """

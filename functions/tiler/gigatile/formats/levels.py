@@ -6,7 +6,9 @@ Aperio slide's own levels (4×, 16×, 32× …, not halvings), JPEG's shrink-on-
 8), WebP's scale-on-load. Each is named by the libvips load options that read it and
 carries its downsample: the full-resolution size over its own. Pages are separate
 images: the frames of a GIF or animated WebP, the pages of a TIFF whose pages are not the
-levels of one pyramid (a scanned document, a stack of unrelated images).
+levels of one pyramid (a scanned document, a stack of unrelated images). An OME-TIFF's
+one grey page per channel is not: the channels of a plane are one image, its first three
+read together (libvips `n=`) and shown as bands.
 
 Neither are the other images a TIFF may hold: GDAL's internal transparency masks (one per
 level, each belonging to the level of its size) and a slide's associated images (label,
@@ -23,7 +25,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .tiff import PHOTOMETRIC, PHOTOMETRIC_MINISBLACK, Ifd, TiffFile
+from .ome import MAX_XML as OME_MAX_XML
+from .ome import parse as parse_ome
+from .tiff import PHOTOMETRIC, PHOTOMETRIC_MINISBLACK, Ifd, TiffError, TiffFile
 
 # libvips load options as (name, value) pairs, e.g. (("subifd", 0),) or (("shrink", 4),).
 LoadOptions = tuple[tuple[str, float], ...]
@@ -33,6 +37,9 @@ Patches = tuple[tuple[int, bytes], ...]
 # Aperio writes "Aperio Image Library v10.0.51\r\nlabel 387x463" (OpenSlide's format notes).
 ASSOCIATED_WORD = re.compile(r"^\s*(label|macro|thumbnail)\b", re.IGNORECASE)
 
+
+# An OME-TIFF's first channels shown as RGB; the rest are listed, not shown.
+SHOWN_CHANNELS = 3
 
 # TIFF compressions whose tiles this build cannot decode (libvips has no OpenJPEG here).
 UNDECODABLE = {33003: "JPEG 2000", 33004: "JPEG 2000", 33005: "JPEG 2000", 34712: "JPEG 2000"}
@@ -76,6 +83,10 @@ class Structure:
     pages: int
     levels: tuple[Level, ...]
     associated: tuple[Associated, ...] = ()
+    channels: tuple[str, ...] = ()  # an OME-TIFF's channels (names, "" if unnamed), read as bands
+    # The levels after `levels` when finding them costs reads (SubIFD directories lie
+    # anywhere in the file): taken one at a time, as views need them.
+    more_levels: SubIfdLevels | None = None
 
 
 @dataclass(frozen=True)
@@ -185,6 +196,49 @@ def _mask(tiff: TiffFile, layout: TiffLayout, index: int) -> Mask | None:
     return Mask(_page_option(layout.masks[index]), (tiff.value_patch(ifd, PHOTOMETRIC, PHOTOMETRIC_MINISBLACK),))
 
 
+@dataclass(frozen=True)
+class SubIfdLevels:
+    """A page's SubIFDs as levels, finest first, with the downsamples their sizes say (any
+    factor), as far as each is a reduction of the page smaller than the one before (a
+    SubIFD that cannot be parsed ends them: libvips could not read it either). Each
+    directory is read, by its own small range, only when a view needs to know that level."""
+
+    tiff: TiffFile
+    page: int  # the IFD whose SubIFDs these are
+    option: LoadOptions
+    count: int  # SubIFDs stored
+
+    def level(self, i: int, finer: float) -> Level | None:
+        """SubIFD `i` as a level, or None when there is none or it is no coarser than `finer`."""
+        if i >= self.count:
+            return None
+        try:
+            ifd = self.tiff.ifd(self.tiff.subifd_offsets(self.page)[i], exact=True)
+        except TiffError:
+            return None
+        d = downsample(self.tiff.pages[self.page], ifd)
+        return Level(d, (*self.option, ("subifd", i))) if d is not None and d > finer else None
+
+
+def _ome_channels(tiff: TiffFile, images: tuple[int, ...]) -> tuple[str, ...]:
+    """The channel names of an OME-TIFF whose planes are one grey page per channel, the
+    channels of each plane consecutive pages of one size (so that libvips reads them as one
+    image with `n=`); () for any other file."""
+    ome = parse_ome(tiff.description(tiff.pages[0], OME_MAX_XML))
+    if ome is None or ome.size_c < 2 or not ome.channels_adjacent or len(images) % ome.size_c:
+        return ()
+    first = tiff.pages[images[0]]
+    for start in range(0, len(images), ome.size_c):
+        group = images[start : start + ome.size_c]
+        if group != tuple(range(group[0], group[0] + ome.size_c)):
+            return ()
+        for ifd in (tiff.pages[i] for i in group):
+            same = (ifd.width, ifd.height, ifd.tiled) == (first.width, first.height, first.tiled)
+            if not same or ifd.samples != 1:
+                return ()
+    return ome.channels
+
+
 def tiff_structure(tiff: TiffFile, page: int) -> Structure:
     layout = tiff_layout(tiff)
     associated = tuple(Associated(name, _page_option(index)) for name, index in layout.associated)
@@ -194,15 +248,20 @@ def tiff_structure(tiff: TiffFile, page: int) -> Structure:
 
     if layout.pyramid:
         return Structure(1, tuple(map(level, layout.downsamples, layout.images)), associated)
-    pages = len(layout.images)
+    channels = _ome_channels(tiff, layout.images)
+    # An OME plane's channels are one image: its first SHOWN_CHANNELS pages read together.
+    step = max(len(channels), 1)
+    pages = len(layout.images) // step
     if not 0 <= page < pages:
-        return Structure(pages, (), associated)
-    index = layout.images[page]
+        return Structure(pages, (), associated, channels)
+    index = layout.images[page * step]
     option = _page_option(index)
-    reduced = tiff.subifd_offsets(index)
-    # SubIFDs are read only when used: their downsamples are nominal (each half the last).
-    subifds = tuple(Level(2 ** (i + 1), (*option, ("subifd", i))) for i in range(len(reduced)))
-    return Structure(pages, (level(1, index), *subifds), associated)
+    if channels:
+        option = (("page", index), ("n", min(len(channels), SHOWN_CHANNELS)))
+    base = Level(1, option, None if channels else _mask(tiff, layout, index))
+    count = len(tiff.subifd_offsets(index))
+    more = SubIfdLevels(tiff, index, option, count) if count else None
+    return Structure(pages, (base,), associated, channels, more)
 
 
 def structure(loader: str, first: Any, tiff: TiffFile | None, page: int) -> Structure:

@@ -25,7 +25,8 @@ MAX_VALUES = 4_000_000  # values of one tag (a tile offset array of a 500,000² 
 COMPRESSION_JPEG = 7
 PHOTOMETRIC_MINISBLACK, PHOTOMETRIC_RGB, PHOTOMETRIC_MASK, PHOTOMETRIC_YCBCR = 1, 2, 4, 6
 FILETYPE_REDUCED, FILETYPE_MASK = 1, 4  # NewSubfileType bits
-MAX_DESCRIPTION = 64 * 1024  # longer ImageDescriptions are not read (none of ours needs one)
+DIRECTORY_READ = 1024  # an exact directory read: a 2-byte count and up to 85 tags of 12
+MAX_DESCRIPTION = 64 * 1024  # longer ImageDescriptions are not read unless asked (OME-XML)
 (NEW_SUBFILE_TYPE, WIDTH, HEIGHT, COMPRESSION, PHOTOMETRIC, DESCRIPTION) = (254, 256, 257, 259, 262, 270)
 SAMPLES = 277
 TILE_WIDTH, TILE_HEIGHT, TILE_OFFSETS, TILE_BYTE_COUNTS, SUBIFDS, JPEG_TABLES = 322, 323, 324, 325, 330, 347
@@ -150,12 +151,18 @@ class TiffFile:
     # -- structure -------------------------------------------------------------------
     def subifd_offsets(self, page: int) -> tuple[int, ...]:
         """Where the reduced levels stored as SubIFDs of a page lie (OME-TIFF, libvips
-        `subifd=True`); the directories themselves are read only when a level is used."""
+        `subifd=True`)."""
         entry = self.pages[page].entries.get(SUBIFDS)
         offsets = self.values(entry) if entry is not None else ()
         if len(offsets) > MAX_SUBIFDS:
             raise TiffError(f"{len(offsets)} SubIFDs in one page")
         return offsets
+
+    def ifds_for(self, options: dict[str, float]) -> list[Ifd]:
+        """Every IFD libvips reads with these load options: `n` pages from `page` (an
+        OME-TIFF's channels), each at the same SubIFD if one is named."""
+        page = int(options.get("page", 0))
+        return [self.ifd_for({**options, "page": page + i}) for i in range(int(options.get("n", 1)))]
 
     def ifd_for(self, options: dict[str, float]) -> Ifd:
         """The IFD libvips reads with these load options (page and/or subifd)."""
@@ -185,11 +192,11 @@ class TiffFile:
             )
         return self._levels[ifd.offset]
 
-    def description(self, ifd: Ifd) -> str:
-        """The IFD's ImageDescription ("" when absent, unreadable or implausibly long: a
+    def description(self, ifd: Ifd, limit: int = MAX_DESCRIPTION) -> str:
+        """The IFD's ImageDescription ("" when absent, unreadable or longer than `limit`: a
         description only names things, as libtiff, which ignores a broken one)."""
         entry = ifd.entries.get(DESCRIPTION)
-        if entry is None or entry.kind != 2 or entry.count > MAX_DESCRIPTION:
+        if entry is None or entry.kind != 2 or entry.count > limit:
             return ""
         try:
             return self.raw(entry).split(b"\0", 1)[0].decode("latin-1")
@@ -210,8 +217,10 @@ class TiffFile:
                 return at, struct.pack(self.order + TYPE_CODES[entry.kind], value)
         raise TiffError(f"no tag {tag}")
 
-    def ifd(self, offset: int) -> Ifd:
-        entries = self._entries(offset)
+    def ifd(self, offset: int, exact: bool = False) -> Ifd:
+        """The directory at `offset`; `exact` reads it by its own small range rather than
+        through the block cache (a SubIFD far from everything else read so far)."""
+        entries = self._entries(offset, exact)
 
         def first(tag: int, default: int = 0) -> int:
             entry = entries.get(tag)
@@ -256,16 +265,30 @@ class TiffFile:
             offset = self._unpack("Q" if self.big else "I", offset + count_size + count * entry_size)[0]
         return offsets
 
-    def _entry_layout(self, offset: int) -> tuple[int, int, int]:
+    def _entry_layout(self, offset: int, head: bytes = b"") -> tuple[int, int, int]:
         count_size = 8 if self.big else 2
-        count = self._unpack("Q" if self.big else "H", offset)[0]
+        code = self.order + ("Q" if self.big else "H")
+        if len(head) >= count_size:
+            count = struct.unpack(code, head[:count_size])[0]
+        else:
+            count = self._unpack("Q" if self.big else "H", offset)[0]
         if count > MAX_ENTRIES:
             raise TiffError("implausible IFD")
         return count, 20 if self.big else 12, count_size
 
-    def _entries(self, offset: int) -> dict[int, Entry]:
-        count, entry_size, count_size = self._entry_layout(offset)
-        raw = self._bytes(offset + count_size, count * entry_size)
+    def _entries(self, offset: int, exact: bool = False) -> dict[int, Entry]:
+        if exact:  # one GET for the usual directory: its count and entries together
+            head = self._bytes(offset, min(DIRECTORY_READ, self.size - offset), exact=True)
+            count, entry_size, count_size = self._entry_layout(offset, head)
+            end = count_size + count * entry_size
+            raw = (
+                head[count_size:end]
+                if len(head) >= end
+                else self._bytes(offset + count_size, end - count_size, exact=True)
+            )
+        else:
+            count, entry_size, count_size = self._entry_layout(offset)
+            raw = self._bytes(offset + count_size, count * entry_size)
         inline = 8 if self.big else 4
         entries = {}
         for i in range(count):
@@ -276,10 +299,10 @@ class TiffFile:
                 entries[tag] = Entry(kind, n, entry[4 + inline :])
         return entries
 
-    def _bytes(self, offset: int, length: int) -> bytes:
+    def _bytes(self, offset: int, length: int, exact: bool = False) -> bytes:
         if offset < 0 or offset + length > self.size:
             raise TiffError("offset past the end of the file")
-        return self.reader.read(offset, length)
+        return self.reader.read(offset, length, exact)
 
     def _unpack(self, code: str, offset: int) -> tuple[int, ...]:
         return struct.unpack(self.order + code, self._bytes(offset, struct.calcsize(code)))

@@ -54,6 +54,13 @@ def _cost(image, random_access: bool) -> int:
     return image.height * per_row
 
 
+def pages_as_bands(image, pages: int):
+    """The `pages` pages libvips stacks top to bottom (`n=`), side by side as bands."""
+    height = image.height // pages
+    strips = [image.crop(0, i * height, image.width, height) for i in range(pages)]
+    return strips[0].bandjoin(strips[1:]).copy(interpretation="multiband")
+
+
 class OpenImages:
     """Open images by (store, key, version, load options), bounded by their estimated cost.
     One over the whole budget is still kept, alone, so that the next tile reuses it."""
@@ -80,6 +87,9 @@ class OpenImages:
             image = vips().Image.new_from_source(source.source, "", access="random", fail_on="error", **options)
         # libvips reads a tiled TIFF by tiles; anything else is decoded whole (formats.stored).
         random_access = image.get("vips-loader").startswith("tiffload") and "tile-width" in image.get_fields()
+        pages = int(options.get("n", 1))
+        if pages > 1:  # an OME-TIFF's channels, one page each, read as one tall image
+            image = pages_as_bands(image, pages)
         source.exact_reads = random_access
         return Opened(image, source, _cost(image, random_access), random_access)
 

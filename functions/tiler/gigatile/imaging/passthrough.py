@@ -25,7 +25,8 @@ def stored_tile(src: SourceImage, plan: Plan, quality: int | None) -> bytes | No
     if src.tiff is None or plan.transformed or (width, height) != plan.out:
         return None
     level = src.level_at(plan.scale)
-    if level.downsample != plan.scale or level.mask is not None:  # a mask's pixels are rendered
+    # A mask's pixels are rendered, and so are channels composed from several pages.
+    if level.downsample != plan.scale or level.mask is not None or "n" in dict(level.options):
         return None
     try:
         ifd = src.tiff.ifd_for(dict(level.options))

@@ -1,12 +1,14 @@
 """One page of one version of one source image: its size, its levels (formats.levels), the
 level to read for a scale, and the images kept beside it (a slide's label, macro,
 thumbnail). Level sizes are checked by opening the level itself (its header only) when it
-is first needed, so an open costs one level.
+is first needed, so an open costs one level; SubIFD levels (OME-TIFF, libvips pyramids)
+are parsed, at their true sizes, when a view below full resolution first needs them.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 
 from ..errors import PageNotFound, TooLarge, UnsupportedImage
 from ..formats import stored
@@ -46,15 +48,48 @@ class SourceImage:
         if not 0 <= page < self.pages:
             raise PageNotFound(f"page {page} is outside 0…{self.pages - 1}")
         self.page = page
-        self.levels = list(layout.levels)
+        self._levels = layout.levels
+        self._more_levels = layout.more_levels
+        self._stored_levels = len(layout.levels) + (layout.more_levels.count if layout.more_levels else 0)
+        self._levels_lock = threading.Lock()
         self.associated: dict[str, Associated] = {a.name: a for a in layout.associated}
-        base = self.open(self.levels[0].options)
+        # An OME-TIFF's channels (names), of which the first three are the image's bands.
+        self.channels = layout.channels
+        base = self.open(self.base_level.options)
         self.width, self.height = base.image.width, base.image.height
         # Checked from the header, before any pixel is decoded: refuses decompression bombs.
         if self.width * self.height > max_image_pixels:
             raise TooLarge(f"image is {self.width}×{self.height}, over the {max_image_pixels} pixel limit")
         # EXIF orientation (1–8): thumbnails are turned upright; tiles stay in stored order.
         self.orientation = base.image.get("orientation") if "orientation" in base.image.get_fields() else 1
+
+    @property
+    def base_level(self) -> Level:
+        """Full resolution (known without reading any reduced level's directory)."""
+        return self._levels[0]
+
+    @property
+    def levels(self) -> tuple[Level, ...]:
+        """Every level, finest first (reads every SubIFD directory not read yet)."""
+        return self._levels_to(float("inf"))
+
+    @property
+    def stored_levels(self) -> int:
+        """How many levels the file stores, without reading a SubIFD directory."""
+        return self._stored_levels
+
+    def _levels_to(self, scale: float) -> tuple[Level, ...]:
+        """The levels known once the first coarser than `scale` is, or every one is. A read
+        that fails (S3) leaves the rest to be read by a later view."""
+        with self._levels_lock:
+            more = self._more_levels
+            while more is not None and self._levels[-1].downsample <= scale:
+                found = more.level(len(self._levels) - 1, self._levels[-1].downsample)
+                if found is None:  # past the last SubIFD, or one that is no coarser level
+                    self._more_levels = more = None
+                    break
+                self._levels = (*self._levels, found)
+            return self._levels
 
     @property
     def format(self) -> str:
@@ -74,12 +109,13 @@ class SourceImage:
         Stored levels reduce the content exactly (libvips drops an odd last pixel:
         30000 → 15000 → … → 937; Aperio's 4× of 32914 is 8228), so the factor is the
         level's nominal downsample whenever its size matches it; levels whose size does not
-        (SubIFDs read as nominal halvings) use their measured ratio.
+        (an odd SubIFD, a resampled converter level) use their measured ratio.
         """
         level = self.level_at(scale)
         if self.tiff is not None:
-            try:  # before libvips reads a byte of the level's pixels
-                stored.check_chunks(self.tiff, self.tiff.ifd_for(dict(level.options)))
+            try:  # before libvips reads a byte of the level's pixels (of each channel's page)
+                for ifd in self.tiff.ifds_for(dict(level.options)):
+                    stored.check_chunks(self.tiff, ifd)
             except TiffError as exc:
                 raise UnsupportedImage(f"not a readable TIFF: {exc}") from None
         decoded = self._decoded_at_once(level)
@@ -97,7 +133,9 @@ class SourceImage:
     def level_at(self, scale: float) -> Level:
         """The coarsest level whose downsample is at most `scale`: the nearest stored level
         at least as fine as the view (a 1/8 view of a slide with levels 1, 4, 16 reads 4×)."""
-        return [lv for lv in self.levels if lv.downsample <= max(scale, 1)][-1]
+        if scale <= 1:  # full resolution: no reduced level's directory is read
+            return self.base_level
+        return [lv for lv in self._levels_to(scale) if lv.downsample <= scale][-1]
 
     def _decoded_at_once(self, level: Level) -> int:
         if self.tiff is not None:  # a tile at a time, or the whole level (formats.stored)

@@ -12,7 +12,10 @@ image's defaults (`Stretch`), decided once per source version:
   one range over all shown bands so that RGB keeps its balance); else, when those cannot
   be read within the decode budget, the type's range (integers) or 0…1 (floats). Other
   formats (a 16-bit PNG is a picture) use the type's whole range, and their own alpha;
-- nodata (GDAL_NODATA), NaN and ±inf become transparent (the background in JPEG).
+- nodata (GDAL_NODATA), NaN and ±inf become transparent (the background in JPEG);
+- an OME-TIFF's channels (one page each, up to three read as bands): all of them, as grey
+  (1), red + green (2) or RGB (3), each over the range of its own valid values in the
+  coarsest level (8-bit channels too: fluorescence rarely fills the type's range).
 
 8-bit images are left as they are unless a request asks for a stretch.
 """
@@ -87,15 +90,17 @@ def default_stretch(source) -> Stretch | None:
 
 
 def _default(source) -> Defaults | None:
-    base = source.open(source.levels[0].options).image
+    base = source.open(source.base_level.options).image
+    fallback: tuple[float, float] = TYPE_RANGES.get(base.format, (0.0, 1.0))
+    if source.channels:
+        return _channel_defaults(source, base.format, base.bands, fallback)
     if base.format == "uchar":
         return None
-    fallback: tuple[float, float] = TYPE_RANGES.get(base.format, (0.0, 1.0))
     if source.tiff is None:  # a 16-bit PNG or the like: a picture, using the type's whole range
         alpha = base.bands - 1 if base.hasalpha() else None
         bands: tuple[int, ...] = (0, 1, 2) if base.bands >= 3 else (0,)
         return Defaults(Stretch(base.format, bands, (fallback,) * len(bands), None, alpha, "type"), {}, fallback)
-    metadata = gdal_metadata.read(source.tiff, source.tiff.ifd_for(dict(source.levels[0].options)))
+    metadata = gdal_metadata.read(source.tiff, source.tiff.ifd_for(dict(source.base_level.options)))
     alpha = next((b for b in metadata.alpha_samples if b < base.bands), None)
     colour = [b for b in range(base.bands) if b != alpha]
     bands = tuple(colour[:3]) if len(colour) >= 3 else tuple(colour[:1])
@@ -109,6 +114,15 @@ def _default(source) -> Defaults | None:
     ranges = tuple(band_ranges.get(b, fallback) for b in bands)
     stretch = Stretch(base.format, bands, ranges, metadata.nodata, alpha, range_from)
     return Defaults(stretch, band_ranges, fallback)
+
+
+def _channel_defaults(source, data_type: str, bands: int, fallback: tuple[float, float]) -> Defaults:
+    """An OME-TIFF's channels (read as bands): all shown, each over its own valid values."""
+    shown = tuple(range(bands))
+    found = [_statistics(source, (b,), None) for b in shown]
+    ranges = tuple(r or fallback for r in found)
+    range_from = "statistics" if all(found) else "type"
+    return Defaults(Stretch(data_type, shown, ranges, None, None, range_from), dict(enumerate(ranges)), fallback)
 
 
 def _statistics(source, bands: tuple[int, ...], nodata: float | None) -> tuple[float, float] | None:
@@ -147,7 +161,7 @@ def resolve(source, asked: StretchRequest | None) -> Stretch | None:
     own = defaults(source)
     if asked is None:
         return None if own is None else own.stretch
-    image = source.open(source.levels[0].options).image
+    image = source.open(source.base_level.options).image
     if own is None:  # 8-bit, stretched only because it is asked
         stretch = Stretch(image.format, (0, 1, 2) if image.bands >= 3 else (0,), (), None, None, "type")
         own = Defaults(stretch, {}, TYPE_RANGES["uchar"])
@@ -196,6 +210,8 @@ def apply(image, stretch: Stretch):
     scale = [255 / (hi - lo) for lo, hi in stretch.ranges]
     offset = [-lo * s for (lo, _), s in zip(stretch.ranges, scale, strict=True)]
     out = shown.linear(scale, offset, uchar=True)  # clipped to 0…255
+    if out.bands == 2:  # two channels: red and green
+        out = out.bandjoin(0)
     valid = _valid(image, stretch.bands, stretch.nodata)
     if valid is not None:
         out = valid.ifthenelse(out, 0)  # NaN would become 255 (libvips casts it so)

@@ -1,0 +1,256 @@
+"""OME-TIFF as Bio-Formats 6+ and tifffile write it, from the S3 server on loopback: one
+16-bit grey page per channel, each page's reduced levels in its SubIFDs, OME-XML in the
+first ImageDescription. Shown as one image (channels composed: 1 grey, 2 red + green,
+3 RGB, more: the first three), each channel stretched over its own range.
+
+Fixtures are written by tifffile at test time; the oracle is tifffile reading the same
+level and channel, stretched by a few lines of NumPy (tests/test_stretch.py's)."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import tifffile
+
+from gigatile.formats.ome import parse
+from tests.conftest import BUCKET, PREFIX
+from tests.test_stretch import close, pixels, stretched
+
+TILE = "/api/v1/image/tile"
+META = "/api/v1/image/meta"
+WIDTH, HEIGHT = 2000, 1500
+SMALL_READS = {"GIGATILE_OPEN_READ_KB": 16, "GIGATILE_BLOCK_SIZE": 4096}
+
+
+def planes(channels: int, height: int = HEIGHT, width: int = WIDTH) -> np.ndarray:
+    """Smooth 16-bit channels, each with its own range (as fluorescence: dim and bright)."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    rng = np.random.default_rng(channels)
+    made = [
+        (1000 * (c + 1) + (2000 + 3000 * c) * (0.5 + 0.5 * np.sin(xx / (90 + 40 * c) + yy / (70 + 25 * c))))
+        + rng.integers(0, 30, xx.shape)
+        for c in range(channels)
+    ]
+    return np.stack(made).astype(np.uint16)
+
+
+def write_ome(path, data: np.ndarray, factors: tuple[int, ...] = (2, 4, 8), names: list[str] | None = None):
+    """An OME-TIFF as tifffile writes one: tiled pages (one per channel), reduced levels in
+    each page's SubIFDs, OME-XML with the channel names."""
+    metadata: dict = {"axes": "CYX"}
+    if names:
+        metadata["Channel"] = {"Name": names}
+    with tifffile.TiffWriter(path, ome=True) as tif:
+        options = {"tile": (256, 256), "compression": "zlib", "photometric": "minisblack"}
+        tif.write(data, subifds=len(factors), metadata=metadata, **options)
+        for f in factors:
+            tif.write(data[:, ::f, ::f], subfiletype=1, **options)
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(s3, tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ome")
+    made = {
+        "three.ome.tif": write_ome(folder / "three.ome.tif", planes(3), names=["DAPI", "GFP", "Cy5"]),
+        "two.ome.tif": write_ome(folder / "two.ome.tif", planes(2)),
+        "five.ome.tif": write_ome(folder / "five.ome.tif", planes(5, 600, 800), (2,), [f"c{i}" for i in range(5)]),
+        # Levels reduced by 3 and 9, not halvings: taken at their true sizes.
+        "thirds.ome.tif": write_ome(folder / "thirds.ome.tif", planes(3), (3, 9)),
+    }
+    for name, path in made.items():
+        s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/ome/{name}")
+    return made
+
+
+def meta(client, name: str) -> dict:
+    response = client.get(META, params={"path": f"ome/{name}"})
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def tile(client, name: str, level: int, x: int = 0, y: int = 0):
+    response = client.get(TILE, params={"path": f"ome/{name}", "level": level, "x": x, "y": y, "format": "png"})
+    assert response.status_code == 200, response.text
+    return pixels(response.content)
+
+
+def oracle(path, level: int, ranges, box: tuple[int, int, int, int]) -> np.ndarray:
+    """tifffile's channels of `level` (0: full resolution) in `box`, stretched, as RGB."""
+    left, top, width, height = box
+    data = tifffile.imread(path, series=0, level=level)[:3, top : top + height, left : left + width]
+    shown = [stretched(data[c], *ranges[c]) for c in range(len(data))]
+    while len(shown) < 3:
+        shown.append(np.zeros_like(shown[0]))
+    return np.stack(shown, axis=-1)
+
+
+def test_fixture_is_what_tifffile_writes(files):
+    with tifffile.TiffFile(files["three.ome.tif"]) as tif:
+        assert tif.is_ome and len(tif.pages) == 3 and tif.pages[0].dtype == np.uint16
+        assert [s.shape for s in tif.pages[0].pages] == [(750, 1000), (375, 500), (188, 250)]
+        assert len(tif.series[0].levels) == 4
+        ome = parse(tif.pages[0].description)
+    assert ome is not None and (ome.size_c, ome.channels) == (3, ("DAPI", "GFP", "Cy5"))
+
+
+def test_meta_is_one_image_with_its_channels_and_subifd_levels(client, files):
+    found = meta(client, "three.ome.tif")
+    assert (found["width"], found["height"], found["pages"], found["bands"]) == (WIDTH, HEIGHT, 1, 3)
+    assert found["channels"] == ["DAPI", "GFP", "Cy5"]
+    assert found["source_levels"] == 4 and found["data_type"] == "ushort"
+    stretch = found["stretch"]
+    assert stretch["bands"] == [1, 2, 3] and stretch["range_from"] == "statistics"
+    # Each channel over its own values (the coarsest level's), not one range for all.
+    coarsest = tifffile.imread(files["three.ome.tif"], series=0, level=3)
+    for c, (low, high) in enumerate(stretch["range"]):
+        assert (low, high) == (coarsest[c].min(), coarsest[c].max())
+    assert stretch["range"][0] != stretch["range"][2]
+
+
+@pytest.mark.parametrize("name", ["three.ome.tif", "two.ome.tif"])
+def test_tiles_match_tifffile_at_full_resolution_and_at_each_subifd(client, files, name):
+    found = meta(client, name)
+    ranges = found["stretch"]["range"]
+    top = found["max_level"]
+    for level, factor in ((top, 1), (top - 1, 2), (top - 2, 4), (top - 3, 8)):
+        got = tile(client, name, level, 1, 1) if factor < 8 else tile(client, name, level)
+        side = 256
+        origin = (256, 256) if factor < 8 else (0, 0)
+        sizes = (-(-WIDTH // factor), -(-HEIGHT // factor))
+        box = (*origin, min(side, sizes[0] - origin[0]), min(side, sizes[1] - origin[1]))
+        want = oracle(files[name], {1: 0, 2: 1, 4: 2, 8: 3}[factor], ranges, box)
+        if factor == 8:  # the grid's ceil(2000/8) = 250 × 188 is the stored level's size
+            assert got.shape[:2] == (188, 250)
+        close(got[..., :3], want)
+    if name == "two.ome.tif":
+        assert found["channels"] == ["", ""] and not got[..., 2].any()  # red + green
+
+
+def test_more_than_three_channels_shows_the_first_three_and_lists_all(client, files):
+    found = meta(client, "five.ome.tif")
+    assert found["channels"] == ["c0", "c1", "c2", "c3", "c4"] and found["bands"] == 3
+    assert found["pages"] == 1
+    got = tile(client, "five.ome.tif", found["max_level"])
+    close(got, oracle(files["five.ome.tif"], 0, found["stretch"]["range"], (0, 0, 256, 256)))
+
+
+def test_subifd_levels_keep_their_true_factors(client, files):
+    """Levels of 1/3 and 1/9: a 1/4 view reads the 1/3 level (resized by 3/4), a 1/16
+    view the 1/9 one; neither reads full resolution."""
+    found = meta(client, "thirds.ome.tif")
+    assert found["source_levels"] == 3
+    for level in range(found["max_level"] - 2, -1, -1):
+        got = tile(client, "thirds.ome.tif", level)
+        width, height = found["levels"][level]["cols"], found["levels"][level]["rows"]
+        assert got.shape[1] == min(256, -(-WIDTH // 2 ** (found["max_level"] - level)))
+        assert width >= 1 and height >= 1
+    ranges = found["stretch"]["range"]
+    # The whole image in one tile (scale 8): the 1/3 level's content, reduced by 3/8.
+    whole = tile(client, "thirds.ome.tif", found["max_level"] - 3)
+    level3 = tifffile.imread(files["thirds.ome.tif"], series=0, level=1)
+    assert whole.shape[:2] == (188, 250) and level3.shape[1:] == (500, 667)
+    # Smooth data: the mean of each channel survives any resampling.
+    for c in range(3):
+        assert abs(whole[..., c].mean() - stretched(level3[c], *ranges[c]).mean()) < 2
+
+
+def _ranges(records) -> list[tuple[int, int]]:
+    found = []
+    for record in records:
+        m = re.fullmatch(r"bytes=(\d+)-(\d+)", record.range or "")
+        assert m, record.range  # every read is ranged
+        found.append((int(m.group(1)), int(m.group(2)) + 1))
+    return found
+
+
+def test_a_low_zoom_tile_reads_its_subifd_level_never_full_resolution(configure, s3, files):
+    client = configure(**SMALL_READS)
+    key = f"{PREFIX}/ome/three.ome.tif"
+    found = meta(client, "three.ome.tif")
+    s3.proxy.reset()
+    tile(client, "three.ome.tif", found["max_level"] - 2, 1, 1)  # 1/4: the second SubIFD
+    reads = _ranges(s3.proxy.gets(key))
+    # Measured: 9 = 4 blocks of the level's directories (libvips opens each channel's
+    # SubIFD on the level's first use; meta has already read their sizes) and 5 tiles: one
+    # per channel, plus, for channels after the first, the tile above it: libvips reads the
+    # channels as one tall image (`n=`) whose tile rows do not fall on page boundaries
+    # when the level's height (375) is not a multiple of the tile height.
+    assert 3 <= len(reads) <= 4 + 3 + 2, reads
+    with tifffile.TiffFile(files["three.ome.tif"]) as tif:
+        full = [(o, o + n) for page in tif.pages for o, n in zip(page.dataoffsets, page.databytecounts, strict=True)]
+    read_bytes = sum(end - start for start, end in reads)
+    overlap = sum(max(0, min(e, fe) - max(s, fs)) for s, e in reads for fs, fe in full)
+    assert overlap <= 2 * SMALL_READS["GIGATILE_BLOCK_SIZE"], (overlap, read_bytes)  # block edges only
+
+
+def test_a_one_channel_ome_tiff_is_grey(client, files, tmp_path, s3):
+    path = write_ome(tmp_path / "one.ome.tif", planes(1, 300, 400), (2,))
+    s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/ome/one.ome.tif")
+    found = meta(client, "one.ome.tif")
+    assert (found["bands"], found["channels"], found["source_levels"]) == (1, [], 2)
+    got = tile(client, "one.ome.tif", found["max_level"])
+    assert got.shape[2] == 1
+
+
+OME_HEAD = '<OME xmlns="http://www.openmicroscopy.org/Schemas/OME/2016-06"><Image ID="Image:0">'
+PIXELS = (
+    '<Pixels ID="Pixels:0" DimensionOrder="{order}" Type="uint16" SizeX="8" SizeY="8" SizeC="{c}" SizeZ="1" SizeT="1">'
+)
+CHANNELS = '<Channel ID="Channel:0:0" Name="a"/><Channel ID="Channel:0:1" Name="b"/>'
+
+
+def ome_xml(order: str = "XYCZT", c: str = "2", channels: str = CHANNELS, prefix: str = "") -> str:
+    return prefix + OME_HEAD + PIXELS.format(order=order, c=c) + channels + "</Pixels></Image></OME>"
+
+
+def test_ome_xml_is_read_only_when_plain_and_well_formed():
+    plain = parse(ome_xml())
+    assert plain is not None and (plain.size_c, plain.channels) == (2, ("a", "b"))
+    unnamed = parse(ome_xml(channels=""))
+    assert unnamed is not None and unnamed.channels == ("", "")
+    zct = parse(ome_xml(order="XYZCT"))
+    assert zct is not None and zct.channels_adjacent  # one Z, one T: channels are still pages 0, 1
+    bomb = '<?xml version="1.0"?><!DOCTYPE OME [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
+    refused = [
+        ome_xml(prefix=bomb),  # a DTD: entities are never expanded
+        ome_xml(order="XYQZT"),
+        ome_xml(c="0"),
+        ome_xml(c="two"),
+        ome_xml(c="99999999"),
+        ome_xml()[:-10],  # truncated
+        ome_xml() + " " * (2 << 20),  # over the size cap
+        "Aperio Image Library v10.0.51",
+        '<OME xmlns="x"><Image/></OME>',  # no Pixels
+    ]
+    assert [parse(text) for text in refused] == [None] * len(refused)
+
+
+def test_an_ome_tiff_whose_xml_is_refused_is_served_as_pages(client, s3, tmp_path):
+    """A DTD in the OME-XML: the file is served as plain pages (one per channel)."""
+    path = tmp_path / "dtd.ome.tif"
+    data = planes(2, 300, 400)
+    bomb = '<?xml version="1.0"?><!DOCTYPE OME [<!ENTITY a "x">]>'
+    tifffile.imwrite(path, data, tile=(256, 256), description=ome_xml(prefix=bomb), metadata=None)
+    s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/ome/dtd.ome.tif")
+    found = meta(client, "dtd.ome.tif")
+    assert (found["pages"], found["channels"], found["bands"]) == (2, [], 1)
+
+
+def test_a_channel_page_with_impossible_byte_counts_is_415(client, s3, tmp_path):
+    """Each channel's stored tiles are checked before libvips reads them, not only the first's."""
+    path = write_ome(tmp_path / "bad.ome.tif", planes(3, 300, 400), (2,))
+    raw = bytearray(path.read_bytes())
+    with tifffile.TiffFile(path) as tif:
+        tag = tif.pages[2].tags["TileByteCounts"]
+        assert tag.count == 4 and tag.dtype == 4  # four 32-bit counts, stored beside the IFD
+        offset = tag.valueoffset
+    raw[offset : offset + 4] = (2**31).to_bytes(4, "little")  # the third channel's first tile
+    path.write_bytes(bytes(raw))
+    s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/ome/bad.ome.tif")
+    found = meta(client, "bad.ome.tif")
+    assert found["channels"] == ["", "", ""]
+    response = client.get(TILE, params={"path": "ome/bad.ome.tif", "level": found["max_level"], "x": 0, "y": 0})
+    assert response.status_code == 415 and "not a readable TIFF" in response.json()["error"]["message"]
