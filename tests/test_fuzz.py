@@ -29,3 +29,14 @@ def test_fuzz_harness_finds_no_crash(tmp_path, harness, corpus):
     report = Path(__file__).resolve().parents[1] / "build" / f"fuzz-{corpus}.txt"
     report.parent.mkdir(exist_ok=True)
     report.write_text(f"{runs} executions in {SECONDS} s\n")
+
+
+def test_the_245_band_level_stays_under_400_mb():
+    """Found by the image fuzzer (libFuzzer out-of-memory at 3.3 GB): a 1.7 KB COG whose
+    overview claims 245 samples a pixel. Every band went through mask, resize and crop, and
+    one 256 px tile took 1.1 GB; only bands 1–3 are shown, so only those are carried. The
+    harness runs the one input under libFuzzer's RSS limit (measured after the fix: 108 MB)."""
+    seed = FUZZ / "corpus" / "images" / "fuzz-245-band-level.tif"
+    command = [sys.executable, str(FUZZ / "fuzz_images.py"), "-rss_limit_mb=400", str(seed)]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "out-of-memory" not in out.stderr, out.stderr[-2000:]
