@@ -205,3 +205,34 @@ def pytest_collection_modifyitems(config, items):
     stale = [key for key in SLOW if key not in found and key.split("::")[0] in collected]
     if stale:
         warnings.warn(f"SLOW in tests/conftest.py names tests that no longer exist: {stale}", stacklevel=1)
+
+
+# The browser of the viewer tests (test_viewer.py, test_viewers.py): one per module.
+# Playwright starts it headless; the rest keeps Chromium off this machine's closed network.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1024,768",
+]
+
+
+def chromium() -> str:
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    assert found, "Chromium is missing: `make test` installs Debian's chromium package"
+    return found
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        # Debian's Chromium, not a browser Playwright downloads.
+        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
+        yield browser
+        browser.close()

@@ -3,38 +3,7 @@ descriptor and loads tiles from the app, which reads them from the S3 server."""
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
-
-# Playwright starts it headless; the rest keeps Chromium off this machine's closed network.
-CHROMIUM_FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1024,768",
-]
-
-
-def chromium() -> str:
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    assert found, "Chromium is missing: `make test` installs Debian's chromium package"
-    return found
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        # Debian's Chromium, not a browser Playwright downloads.
-        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 def test_openseadragon_viewer_loads_tiles_while_zooming(live_server, browser, tmp_path):

@@ -28,7 +28,6 @@ import pytest
 
 from tests import picture_match
 from tests.conftest import BUCKET, PREFIX, ROOT
-from tests.test_viewer import CHROMIUM_FLAGS, chromium
 
 VIEWERS_DIR = ROOT / "build" / "viewers"
 DOC = ROOT / "docs" / "viewers.md"
@@ -253,16 +252,6 @@ def site(tmp_path_factory):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}", folder
     server.shutdown()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_FLAGS)
-        yield browser
-        browser.close()
 
 
 class Traffic:
