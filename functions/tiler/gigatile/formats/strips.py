@@ -79,7 +79,8 @@ def repack(tiff: TiffFile, strips: Strips, covered: range, stored: list[bytes]) 
     width and decoding tags, `stored` (the bytes of `strips.ranges(covered)`) as its strips."""
     order, ifd = tiff.order, strips.ifd
     _, rows = strips.rows(covered)
-    data_offsets, at = [], 0
+    data_offsets: list[int] = []
+    at = 0
     for chunk in stored:
         data_offsets.append(at)
         at += len(chunk)
@@ -107,7 +108,7 @@ def repack(tiff: TiffFile, strips: Strips, covered: range, stored: list[bytes]) 
 
     head = (b"II" if order == "<" else b"MM") + struct.pack(order + "HI", 42, 8)
     directory = [struct.pack(order + "H", len(tags))]
-    values = []
+    values: list[bytes] = []
     for tag in sorted(tags):
         kind, count, value = tags[tag]
         if len(value) <= 4:
