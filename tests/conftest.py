@@ -84,6 +84,19 @@ def _write_images(folder: Path) -> dict[str, Path]:
     return files
 
 
+def striped_scan(path: Path) -> Path:
+    """A 12,000 × 9,000 RGB scan as scanning software writes one: striped, LZW, no levels."""
+    from gigatile.vips import vips
+
+    pyvips = vips()
+    xyz = pyvips.Image.xyz(12_000, 9_000)
+    x, y = xyz[0], xyz[1]  # smooth bands (sin in degrees): a box-filtered pyramid matches Lanczos
+    bands = [((x / 7 + y / 5).sin() * 100 + 128), ((x / 11).sin() * 90 + 120), ((y / 9).cos() * 80 + 110)]
+    image = bands[0].cast("uchar").bandjoin([b.cast("uchar") for b in bands[1:]])
+    image.copy(interpretation="srgb").tiffsave(str(path), compression="lzw", predictor="horizontal")
+    return path
+
+
 @pytest.fixture(scope="session")
 def images(tmp_path_factory) -> dict[str, Path]:
     return _write_images(tmp_path_factory.mktemp("images"))
@@ -172,6 +185,9 @@ SLOW = {
     "test_http.py::test_slow_s3_ends_in_504_not_a_hang_and_the_instance_recovers": "waits for the deadline",
     "test_deepzoom.py::test_levels_tile_counts_sizes_and_pixels_match_dzsave": "every tile against dzsave",
     "test_slides.py::test_a_large_slide_reads_only_what_each_zoom_needs": "writes a 16,000 × 12,000 slide (~25 s)",
+    "test_strips.py::test_a_full_resolution_view_reads_only_the_strips_it_covers": "a 12,000 × 9,000 scan (15 s)",
+    "test_strips.py::test_lower_zooms_of_a_striped_scan_stay_refused": "the 12,000 × 9,000 scan",
+    "test_strips.py::test_a_view_whose_strips_are_over_the_budget_is_refused": "the 12,000 × 9,000 scan",
     "test_bad_input_matrix.py::test_malformed_parameters"
     "[/api/v1/image/thumbnail?path=pyr.tif&width=12000&format=png]": "a 12,000 px thumbnail",
     # Long parametrized matrices.
