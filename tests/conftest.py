@@ -84,19 +84,6 @@ def _write_images(folder: Path) -> dict[str, Path]:
     return files
 
 
-def striped_scan(path: Path) -> Path:
-    """A 12,000 × 9,000 RGB scan as scanning software writes one: striped, LZW, no levels."""
-    from gigatile.vips import vips
-
-    pyvips = vips()
-    xyz = pyvips.Image.xyz(12_000, 9_000)
-    x, y = xyz[0], xyz[1]  # smooth bands (sin in degrees): a box-filtered pyramid matches Lanczos
-    bands = [((x / 7 + y / 5).sin() * 100 + 128), ((x / 11).sin() * 90 + 120), ((y / 9).cos() * 80 + 110)]
-    image = bands[0].cast("uchar").bandjoin([b.cast("uchar") for b in bands[1:]])
-    image.copy(interpretation="srgb").tiffsave(str(path), compression="lzw", predictor="horizontal")
-    return path
-
-
 @pytest.fixture(scope="session")
 def images(tmp_path_factory) -> dict[str, Path]:
     return _write_images(tmp_path_factory.mktemp("images"))

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BUCKET, PREFIX, striped_scan
+from conftest import BUCKET, PREFIX
 from gigatile.cli import main as cli
 from gigatile.vips import vips
 from infra.events import LambdaContext
+from infra.local_stack import make_striped_scan
 from infra.pixels import psnr
 
 EVENT = json.loads((Path(__file__).parent / "events" / "s3-put.json").read_text())
@@ -247,7 +248,7 @@ def test_a_striped_scan_asks_for_its_pyramid_after_reading_only_its_header(confi
     resolution answers 503 + Retry-After with the converter on (413 with the fix without
     it), after reading its directories only; once converted, the pyramid. (Its
     full-resolution tiles read the strips they cover: test_strips.)"""
-    scan = striped_scan(tmp_path / "scan.tif")
+    scan = make_striped_scan(tmp_path / "scan.tif")
     key = f"{PREFIX}/striped/scan.tif"
     s3.bucket_client.upload_file(str(scan), BUCKET, key)
     size = scan.stat().st_size

@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from conftest import BUCKET, PREFIX, striped_scan
+from conftest import BUCKET, PREFIX
+from infra.local_stack import make_striped_scan
 from infra.pixels import decode
 
 SCAN = "strips-scan.tif"  # the 12,000 × 9,000 LZW scan (RGB, Predictor 2)
@@ -21,7 +22,7 @@ BLOCK = 256 * 1024  # the reader's block (GIGATILE_BLOCK_SIZE's default)
 
 @pytest.fixture(scope="module")
 def scan(s3, tmp_path_factory):
-    path = striped_scan(tmp_path_factory.mktemp("strips") / "scan.tif")
+    path = make_striped_scan(tmp_path_factory.mktemp("strips") / "scan.tif")
     s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/{SCAN}")
     return path
 
