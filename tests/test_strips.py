@@ -186,3 +186,18 @@ def test_strips_of_every_common_coding_decode_as_tifffile_reads_them(configure, 
             assert np.array_equal(got, expected)
         stored = sum(n for _, n in covered_strips(path, box[1], box[3]))
         assert sum(get.bytes for get in s3.proxy.gets(f"strips-{variant}.tif")) <= stored + BLOCK
+
+
+def test_a_bilevel_fax_scan_decodes_to_its_own_pixels(configure, s3, tmp_path):
+    """CCITT Group 4 strips (1 bit, as document scanners write them; libvips writes 128 rows
+    a strip): the served region is the written one, black and white as 0 and 255."""
+    from gigatile.vips import vips
+
+    written = (np.random.default_rng(4).integers(0, 2, (1500, 2000)) * 255).astype(np.uint8)
+    path = tmp_path / "fax.tif"
+    vips().Image.new_from_array(written).tiffsave(str(path), compression="ccittfax4", bitdepth=1)
+    s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/strips-fax.tif")
+    client = configure(GIGATILE_MAX_DECODE_PIXELS=1_000_000)
+    for left, top, width, height in [(700, 501, 300, 250), (1900, 1450, 100, 50)]:
+        got = served(client.get(f"/iiif/3/strips-fax.tif/{left},{top},{width},{height}/max/0/default.png"))
+        assert np.array_equal(got.reshape(height, width), written[top : top + height, left : left + width])

@@ -21,10 +21,10 @@ from .tiff import HEIGHT, TYPE_SIZES, WIDTH, Ifd, TiffError, TiffFile
 
 PLANAR_CONFIG, PLANAR_SEPARATE = 284, 2
 # What a decoder needs to read a strip as it is stored, copied as they are: BitsPerSample,
-# Compression, Photometric, FillOrder, SamplesPerPixel, PlanarConfiguration, Predictor,
-# ColorMap, ExtraSamples, SampleFormat, JPEGTables, the YCbCr tags, ReferenceBlackWhite,
-# and the ICC profile (a render may convert with it or keep it).
-DECODING_TAGS = (258, 259, 262, 266, 277, 284, 317, 320, 338, 339, 347, 529, 530, 531, 532, 34675)
+# Compression, Photometric, FillOrder, SamplesPerPixel, PlanarConfiguration, T4Options,
+# T6Options (fax), Predictor, ColorMap, ExtraSamples, SampleFormat, JPEGTables, the YCbCr
+# tags, ReferenceBlackWhite, and the ICC profile (a render may convert with it or keep it).
+DECODING_TAGS = (258, 259, 262, 266, 277, 284, 292, 293, 317, 320, 338, 339, 347, 529, 530, 531, 532, 34675)
 LONG = 4  # TIFF type code of a 32-bit unsigned integer
 
 
