@@ -1,11 +1,13 @@
 """Figures for the foundation: S3 GETs and bytes per tile, render time, peak RSS.
 
-    python -m infra.bench tile-costs [--width 30000 --height 50000 --layout subifd|pages --tiles 1000]
+    python -m infra.bench tile-costs [--width 30000 --height 50000 --layout subifd|pages|striped --tiles 1000]
         [--delay-ms 20]
 
 Serves the 30,000 × 50,000 demo sample from moto's S3 server (its own process, so its
 memory is not counted) through the counting proxy, and renders 1,000 random tiles across
-all levels with a fixed seed, in a fresh process. `--delay-ms` adds that much to every S3
+all levels with a fixed seed, in a fresh process. `--layout striped` serves a striped LZW
+scan instead (`--width 12000 --height 9000`, a scanner's output) and renders full-resolution
+tiles only: over the decode budget, each is read from the strips it covers. `--delay-ms` adds that much to every S3
 request (S3's first-byte latency): the cold open's time then shows its sequential round trips.
 """
 
@@ -21,7 +23,7 @@ import time
 from pathlib import Path
 
 from infra.counting_proxy import CountingProxy
-from infra.local_stack import make_pyramid, peak_rss_mib, start_moto, upload, use_credentials
+from infra.local_stack import make_pyramid, make_striped_scan, peak_rss_mib, start_moto, upload, use_credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "gigatile-measure"
@@ -40,7 +42,7 @@ def main(argv: list[str]) -> None:
     )
     parser.add_argument("--width", type=int, default=30000)
     parser.add_argument("--height", type=int, default=50000)
-    parser.add_argument("--layout", choices=["subifd", "pages"], default="subifd")
+    parser.add_argument("--layout", choices=["subifd", "pages", "striped"], default="subifd")
     parser.add_argument("--tiles", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--delay-ms", type=float, default=0.0, help="ms added to every S3 request")
@@ -59,13 +61,18 @@ def main(argv: list[str]) -> None:
         run(args, proxy)
         return
 
-    suffix = "" if args.layout == "subifd" else "-pages"
-    sample = make_pyramid(
-        Path(args.cache) / f"sample-{args.width}x{args.height}{suffix}.tif",
-        args.width,
-        args.height,
-        subifd=args.layout == "subifd",
-    )
+    if args.layout == "striped":
+        sample = make_striped_scan(
+            Path(args.cache) / f"scan-{args.width}x{args.height}-striped.tif", args.width, args.height
+        )
+    else:
+        suffix = "" if args.layout == "subifd" else "-pages"
+        sample = make_pyramid(
+            Path(args.cache) / f"sample-{args.width}x{args.height}{suffix}.tif",
+            args.width,
+            args.height,
+            subifd=args.layout == "subifd",
+        )
     use_credentials()
     moto, endpoint = start_moto()
     try:
@@ -100,7 +107,8 @@ def run(args, proxy: CountingProxy) -> None:
     rng = random.Random(args.seed)
     plan = []
     for _ in range(args.tiles):
-        level = rng.randint(0, grid.max_level)
+        # A striped scan has no stored levels: below full resolution it needs a pyramid.
+        level = grid.max_level if args.layout == "striped" else rng.randint(0, grid.max_level)
         cols, rows = grid.cols_rows(level)
         plan.append((level, rng.randrange(cols), rng.randrange(rows)))
 

@@ -21,6 +21,7 @@ from .display import to_display, to_srgb
 from .opened import Opened
 from .plan import Plan, StretchRequest
 from .source_image import SourceImage
+from .strips import striped_region
 
 
 def view_at(source: SourceImage, scale: float, width: int, height: int, stretch: StretchRequest | None = None):
@@ -34,15 +35,7 @@ def view_at(source: SourceImage, scale: float, width: int, height: int, stretch:
     _check_compression(source, scale)
     level, opened, downsample = source.level_for(scale)
     reads: tuple[Opened, ...] = (opened,)
-    image = opened.image
-    chosen = stretching.resolve(source, stretch)
-    if chosen is not None:
-        image = stretching.apply(image, chosen)
-    elif image.bands > 4:
-        # Bands 1–3 are what is shown (as the stretch shows them); carrying the others
-        # through the mask, resize and crop only multiplies the work: the fuzzer's 245-band
-        # level took 1.1 GB of memory for one 256 px tile.
-        image = image.extract_band(0, n=3)
+    image = shown(source, opened.image, stretch)
     if level.mask is not None:
         mask = _open_mask(source, level.mask)
         reads += (mask,)
@@ -51,6 +44,20 @@ def view_at(source: SourceImage, scale: float, width: int, height: int, stretch:
     if factor != 1:
         image = resize(image, factor)
     return reads, _exactly(image, width, height)
+
+
+def shown(source: SourceImage, image, stretch: StretchRequest | None):
+    """The bands of stored pixels that are shown, as 8 bits where they are not (or where
+    `stretch` asks)."""
+    chosen = stretching.resolve(source, stretch)
+    if chosen is not None:
+        return stretching.apply(image, chosen)
+    if image.bands > 4:
+        # Bands 1–3 are what is shown (as the stretch shows them); carrying the others
+        # through the mask, resize and crop only multiplies the work: the fuzzer's 245-band
+        # level took 1.1 GB of memory for one 256 px tile.
+        return image.extract_band(0, n=3)
+    return image
 
 
 def _open_mask(source: SourceImage, mask) -> Opened:
@@ -85,11 +92,18 @@ def resize(image, hscale: float, vscale: float | None = None):
 
 
 def render(source: SourceImage, plan: Plan):
-    """The plan as a lazy libvips image, and the open images it reads (for error cleanup)."""
-    reads, image = view_at(source, plan.scale, *plan.view, stretch=plan.stretch)
+    """The plan as a lazy libvips image, and the open images it reads (for error cleanup;
+    none when the pixels come from a striped TIFF's strips, decoded from memory)."""
     left, top, width, height = plan.box
-    _check_decode(source, reads[0].image, plan)
-    image = image.crop(left, top, width, height)
+    _check_compression(source, plan.scale)
+    region = striped_region(source, plan)
+    if region is not None:
+        reads: tuple[Opened, ...] = ()
+        image = shown(source, region, plan.stretch)
+    else:
+        reads, image = view_at(source, plan.scale, *plan.view, stretch=plan.stretch)
+        _check_decode(source, reads[0].image, plan)
+        image = image.crop(left, top, width, height)
     if (width, height) != plan.out:
         image = _exactly(resize(image, plan.out[0] / width, plan.out[1] / height), *plan.out)
     if plan.icc == "srgb":
