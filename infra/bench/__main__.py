@@ -18,6 +18,8 @@
     iipsrv       gigatile and IIPImage (iipsrv behind lighttpd) side by side over HTTP, each
                  pinned to one core, loaded by wrk: tiles/s, CPU per tile, RSS, first request,
                  same picture, and a py-spy profile per workload (docs/benchmarks.md section)
+    tile-classes where workload A's CPU goes in-process, by kind of tile (pass-through,
+                 rendered from one stored tile, from several, resampled)
     request-path what a request costs over its tile work (uvicorn, Lambda handler) and what
                  a million new tiles cost on Lambda, with pass-through and re-encoding
     soak         many requests through the Lambda handler: RSS, caches, file descriptors
@@ -42,6 +44,7 @@ COMMANDS = {
     "soak": ("infra.bench.reliability", "soak_main"),
     "iipsrv": ("infra.bench.iipsrv", "main"),
     "request-path": ("infra.bench.request_path", "main"),
+    "tile-classes": ("infra.bench.tile_classes", "main"),
 }
 DEFAULT = "tiles"
 
