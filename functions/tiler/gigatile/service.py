@@ -36,7 +36,7 @@ from .sources.reader import ObjectReader
 from .vips import configure as vips_configure
 
 # Bump when rendering changes, so tile ETags change with it.
-RENDER_VERSION = "4"
+RENDER_VERSION = "5"
 
 
 @dataclass
