@@ -18,6 +18,10 @@ and encodes again). Each tile is put in one class:
 
 Prints CPU ms per tile (time.process_time, the lowest of the repeats) per class and for
 the whole list; `--profile N` prints cProfile's top N functions of the rendered tiles.
+`--pillow` also times, for the tiles of one stored tile, what iipsrv does (JTL): the
+stored JPEG tile decoded by Pillow, cropped and encoded at the same quality (4:4:4, as
+libvips at Q ≥ 90), without the edge pixel a floor-halved level repeats: what moving
+that path off libvips would save.
 """
 
 from __future__ import annotations
@@ -50,6 +54,38 @@ def classify(src, plan, passed: bool) -> str:
     return "one stored tile" if cols * rows == 1 else "several stored tiles"
 
 
+def timed(fn, *args) -> float:
+    start = time.process_time()
+    fn(*args)
+    return time.process_time() - start
+
+
+def stored_jpeg(src, plan) -> tuple[bytes, tuple[int, int, int, int]]:
+    """The stored JPEG tile the plan's box lies in, as pass-through serves it, and the box
+    (left, top, right, bottom) within it, clamped to the stored level."""
+    from gigatile.formats import jpeg
+    from gigatile.formats.tiff import PHOTOMETRIC_RGB
+
+    ifd = src.tiff.ifd_for(dict(src.level_at(plan.scale).options))
+    tiles = src.tiff.tiled_level(ifd)
+    left, top, width, height = plan.box
+    col, row = left // ifd.tile_width, top // ifd.tile_height
+    offset, length = tiles.tile_range(col, row)
+    marker = jpeg.ADOBE_RGB if ifd.photometric == PHOTOMETRIC_RGB else b""
+    body = jpeg.splice(tiles.jpeg_tables, src.reader.read(offset, length, exact=True, version=src.version), marker)
+    x0, y0 = col * ifd.tile_width, row * ifd.tile_height
+    right, bottom = min(left + width, ifd.width) - x0, min(top + height, ifd.height) - y0
+    return body, (left - x0, top - y0, right, bottom)
+
+
+def pillow_jtl(body: bytes, box: tuple[int, int, int, int]) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.open(io.BytesIO(body)).crop(box).save(out, "JPEG", quality=90, subsampling=0)
+    return out.getvalue()
+
+
 def main(argv: list[str]) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m infra.bench tile-classes",
@@ -63,6 +99,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--workload", choices=["A", "B", "C"], default="A")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--profile", type=int, default=0, help="print cProfile's top N of the rendered tiles")
+    parser.add_argument("--pillow", action="store_true", help="time Pillow's JTL of the one-stored-tile class")
     parser.add_argument("--cache", default=".cache/demo")
     args = parser.parse_args(argv)
 
@@ -104,6 +141,7 @@ def run(key: str, args) -> list[str]:
         return deepzoom
 
     rows: dict[str, list[float]] = {name: [] for name in CLASSES}
+    pillow: list[float] = []
     profiler = cProfile.Profile() if args.profile else None
     for kind, tile in tiles:
         plan, best = plan_of(kind, tile), math.inf
@@ -113,7 +151,11 @@ def run(key: str, args) -> list[str]:
             best = min(best, time.process_time() - start)
         if profiler is not None and not result.passthrough:
             profiler.runcall(tiler.render, key, plan, "jpeg", None)
-        rows[classify(src, plan(src), result.passthrough)].append(best * 1000)
+        kind_of = classify(src, plan(src), result.passthrough)
+        rows[kind_of].append(best * 1000)
+        if args.pillow and kind_of == "one stored tile":
+            body, box = stored_jpeg(src, plan(src))
+            pillow.append(min(timed(pillow_jtl, body, box) for _ in range(args.repeats)) * 1000)
 
     every = [ms for values in rows.values() for ms in values]
     out = [
@@ -127,6 +169,8 @@ def run(key: str, args) -> list[str]:
             mean = sum(values) / len(values)
             out.append(f"| {name} | {len(values)} | {len(values) / len(every):.0%} | {mean:.3f} | {sum(values):.0f} |")
     out.append(f"| all | {len(every)} | 100% | {sum(every) / len(every):.3f} | {sum(every):.0f} |")
+    if pillow:
+        out.append(f"one stored tile by Pillow's JTL: {sum(pillow) / len(pillow):.3f} CPU ms per tile")
     if profiler is not None:
         text = io.StringIO()
         pstats.Stats(profiler, stream=text).sort_stats("tottime").print_stats(args.profile)
