@@ -151,17 +151,17 @@ def plan_for(region: str, size: str, rotation: str, quality: str, limits: Limits
     def plan(src: SourceImage) -> Plan:
         rx, ry, rw, rh = parse_region(region, src.width, src.height)
         ow, oh = parse_size(size, rw, rh, limits, version)
-        quality_ = "color" if quality == "default" else quality
+        shown = "color" if quality == "default" else quality
         tile = grid_box(src.width, src.height, (rx, ry, rw, rh), (ow, oh), loose)
         if tile is not None and limits.allows(*tile[1]):  # a tile of the grid: as DeepZoom cuts it
             s, out = tile
             view = (math.ceil(src.width / s), math.ceil(src.height / s))
-            return Plan(s, view, (rx // s, ry // s, *out), out, mirror, angle, quality_)
+            return Plan(s, view, (rx // s, ry // s, *out), out, mirror, angle, shown)
         scale = min(rw / ow, rh / oh)
         view = (math.ceil(src.width / scale), math.ceil(src.height / scale))
         left, top = min(math.floor(rx / scale), view[0] - 1), min(math.floor(ry / scale), view[1] - 1)
         box = (left, top, max(1, min(round(rw / scale), view[0] - left)), max(1, min(round(rh / scale), view[1] - top)))
-        return Plan(scale, view, box, (ow, oh), mirror, angle, quality_)
+        return Plan(scale, view, box, (ow, oh), mirror, angle, shown)
 
     return plan
 
