@@ -13,6 +13,7 @@ converter's writes stay on the boto3 client.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import random
 import re
@@ -117,8 +118,9 @@ class S3Store(Store):
     def warm(self) -> None:
         self.client()
         # The first presign evaluates botocore's endpoint rules and fills its caches
-        # (2–7 ms): one now, for a key nothing reads (no request is sent).
-        self._url(self.prefix)
+        # (2–7 ms): one now, of a key nothing reads (presigning sends no request).
+        with contextlib.suppress(UpstreamError):  # no credentials: the first read says so
+            self._url(self.prefix + "gigatile-warm-up")
 
     def key_for(self, image_id: str) -> str:
         return self.prefix + image_id
