@@ -240,3 +240,14 @@ def test_stored_bytes_come_back_as_stored_whatever_their_content_encoding(config
     data, version = store.fetch(key, 0, len(body) + 100, None)
     assert data == body and version.size == len(body)
     assert store.fetch(key, 10, 19, version.etag)[0] == body[10:20]
+
+
+def test_a_bucket_in_another_region_is_signed_for_its_region(configure, s3):
+    client = configure(AWS_DEFAULT_REGION="us-east-1")
+    s3.proxy.faults = ["moved"]  # S3's 301 for a bucket elsewhere, with its region
+    good = tile(client, "pyr.tif", 5, 2, 2)
+    moved, *rest = gets(s3)
+    assert moved.status == 301 and rest
+    assert "/us-east-1/" in _query(moved)["X-Amz-Credential"].replace("%2F", "/")
+    assert all("/eu-west-1/" in _query(r)["X-Amz-Credential"].replace("%2F", "/") for r in rest)
+    assert tile(client, "pyr.tif", 5, 2, 2).content == good.content

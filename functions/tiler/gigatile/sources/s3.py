@@ -53,6 +53,7 @@ URL_EXPIRES = 3600
 URL_REUSE = 300.0
 URL_KEYS = 4096  # URLs kept (one per key read recently)
 _CODE = re.compile(rb"<Code>([^<]*)</Code>")
+_REGION = re.compile(rb"<Region>([^<]*)</Region>")
 _KEEPALIVE = (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)  # as botocore's tcp_keepalive
 
 
@@ -198,7 +199,7 @@ class S3Store(Store):
     def _get(self, key: str, headers: dict[str, str]):
         """(status, headers, body) of one GET, retried as botocore's standard mode retries;
         a body cut off halfway or stalled past the read timeout gets one more GET."""
-        (pool, url), renewed = self._url(key), False
+        (pool, url), renewed, relocated = self._url(key), False, False
         attempt, broken_bodies = 1, 0
         while True:
             try:
@@ -219,6 +220,13 @@ class S3Store(Store):
             finally:
                 resp.release_conn()
             status = resp.status
+            region = _bucket_region(status, resp.headers, data)
+            if region and not relocated:
+                # Signed for another region than the bucket's (botocore's own requests
+                # follow such a redirect): sign for the bucket's region from now on.
+                self._relocate(region)
+                (pool, url), relocated = self._url(key, renew=True), True
+                continue
             if status == 403 and not renewed:
                 # A kept URL no longer accepted (credentials rotated early, a clock jump):
                 # sign again once before saying Forbidden.
@@ -230,6 +238,11 @@ class S3Store(Store):
                 attempt += 1
                 continue
             return status, resp.headers, data
+
+    def _relocate(self, region: str) -> None:
+        with self._client_lock:
+            self._client = make_client(self.max_connections, region=region)
+            self._urls.clear()
 
     def _pool(self) -> urllib3.PoolManager:
         if self._http is None:
@@ -292,6 +305,15 @@ class S3Store(Store):
         if code in _THROTTLED or status == 503:
             raise UpstreamUnavailable(f"S3 is throttling or unavailable ({code})") from None
         raise UpstreamError(f"S3 error {code or status}") from None
+
+
+def _bucket_region(status: int, headers, body: bytes) -> str | None:
+    """The bucket's region when S3 says the request went to, or was signed for, another:
+    301 PermanentRedirect, or 400 with the region expected."""
+    if status not in (301, 400):
+        return None
+    found = _REGION.search(body[:4096])
+    return headers.get("x-amz-bucket-region") or (found.group(1).decode() if found else None)
 
 
 def _http_date(value: str | None):
