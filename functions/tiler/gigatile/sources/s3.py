@@ -203,7 +203,9 @@ class S3Store(Store):
         attempt, broken_bodies = 1, 0
         while True:
             try:
-                resp = pool.urlopen("GET", url, headers=headers, preload_content=False)
+                # enforce_content_length: a short body is an error (urllib3 1.26, the Lambda
+                # runtime's, does not check by default).
+                resp = pool.urlopen("GET", url, headers=headers, preload_content=False, enforce_content_length=True)
             except urllib3.exceptions.HTTPError as exc:  # no answer: refused, reset, timed out
                 if attempt == ATTEMPTS:
                     raise UpstreamUnavailable(f"S3 unreachable: {type(exc).__name__}") from exc
