@@ -67,7 +67,7 @@ def gets_child(source: str, count: int, seed: int) -> dict:
     }
 
 
-def tiles_child(count: int, seed: int) -> dict:
+def tiles_child(count: int, seed: int, width: int, height: int) -> dict:
     import asyncio
     import statistics
 
@@ -85,7 +85,7 @@ def tiles_child(count: int, seed: int) -> dict:
     context = LambdaContext()
     rng = random.Random(seed)
     # Full-resolution IIIF tiles of 256 px, each a new one (workload B's kind).
-    cells = sorted({(rng.randrange(30000 // 256), rng.randrange(50000 // 256)) for _ in range(count * 2)})
+    cells = sorted({(rng.randrange(width // 256), rng.randrange(height // 256)) for _ in range(count * 2)})
     rng.shuffle(cells)
 
     def call(x: int, y: int) -> None:
@@ -133,7 +133,7 @@ def tiles_child(count: int, seed: int) -> dict:
 
 def run_child(what: str, env: dict, args) -> dict:
     command = [sys.executable, "-m", "infra.bench.s3_get", "--child", what, "--gets", str(args.gets)]
-    command += ["--tiles", str(args.tiles), "--seed", str(args.seed)]
+    command += ["--tiles", str(args.tiles), "--seed", str(args.seed), "--size", args.size]
     out = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True)
     if out.returncode:
         raise SystemExit(out.stderr)
@@ -150,25 +150,35 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--s3", choices=["s3rver", "moto"], default="s3rver")
     parser.add_argument("--image", default=".cache/demo/sample-30000x50000.tif", help="the bench pyramid")
     parser.add_argument("--reps", type=int, default=1, help="child processes of each kind")
+    parser.add_argument("--smoke", action="store_true", help="a 3,000 × 5,000 pyramid, 50 GETs, 10 tiles, moto")
     parser.add_argument("--child", choices=["gets", "tiles"], help=argparse.SUPPRESS)
+    parser.add_argument("--size", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
-        source = os.environ["GIGATILE_SOURCE"]
-        result = (
-            gets_child(source, args.gets, args.seed) if args.child == "gets" else tiles_child(args.tiles, args.seed)
-        )
+        width, height = map(int, args.size.split("x"))
+        if args.child == "gets":
+            result = gets_child(os.environ["GIGATILE_SOURCE"], args.gets, args.seed)
+        else:
+            result = tiles_child(args.tiles, args.seed, width, height)
         print(json.dumps(result))
         return
 
     from infra.bench.iipsrv import start_s3_with
-    from infra.bench.tiles import S3RVER
+    from infra.bench.tiles import S3RVER, image_size
 
-    image = Path(args.image)
-    if not image.exists():
-        raise SystemExit(f"{image} is missing: `make bench` writes the bench pyramid")
-    if args.s3 == "s3rver" and not S3RVER.exists():
-        raise SystemExit("s3rver is missing: `make build/s3rver/node_modules/.bin/s3rver`")
     with tempfile.TemporaryDirectory() as tmp:
+        if args.smoke:
+            from infra.local_stack import make_pyramid
+
+            args.gets, args.tiles, args.reps, args.s3 = min(args.gets, 50), min(args.tiles, 10), 1, "moto"
+            image = make_pyramid(Path(tmp) / "smoke.tif", 3000, 5000, subifd=False, quality=90, grain=6)
+        else:
+            image = Path(args.image)
+        if not image.exists():
+            raise SystemExit(f"{image} is missing: `make bench` writes the bench pyramid")
+        if args.s3 == "s3rver" and not S3RVER.exists():
+            raise SystemExit("s3rver is missing: `make build/s3rver/node_modules/.bin/s3rver`")
+        args.size = "{}x{}".format(*image_size(image))
         proc, endpoint, source = start_s3_with(image, Path(tmp), args.s3)
         env = {
             **os.environ,
