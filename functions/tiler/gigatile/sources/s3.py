@@ -47,8 +47,10 @@ _THROTTLING_BASE, _TRANSIENT_BASE = 1.0, 0.05
 # Three attempts of at most 2 + 2 s stay inside the default 8 s request deadline.
 TIMEOUT = urllib3.Timeout(connect=2, read=2)
 # A presigned URL is valid for URL_EXPIRES but used for URL_REUSE at most: less than the
-# 10 min before expiry in which botocore must refresh temporary credentials (Lambda's role
-# credentials) before it signs, so the credentials a URL was signed with outlive its use.
+# 10 min before expiry in which botocore must refresh expiring credentials (assumed roles,
+# container and SSO credentials) before it signs (RefreshableCredentials'
+# _mandatory_refresh_timeout), so the credentials a URL was signed with outlive its use.
+# Lambda's role credentials come in the environment, valid for the sandbox's lifetime.
 URL_EXPIRES = 3600
 URL_REUSE = 300.0
 URL_KEYS = 4096  # URLs kept (one per key read recently)
