@@ -105,3 +105,16 @@ def test_tile_classes_smoke(tmp_path):
     assert total > 50 and sum(rows.values()) == total, out.stdout
     assert rows["pass-through"] > total / 2 and rows.get("one stored tile", 0) > 0, out.stdout
     assert "by Pillow's JTL" in out.stdout
+
+
+def test_s3_get_smoke():
+    command = [sys.executable, "-m", "infra.bench", "s3-get", "--smoke"]
+    out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    results = json.loads(out.stdout)
+    (gets,) = results["gets"]
+    assert gets["gets"] == 50 and gets["cpu_us_median"] > 0 and len(gets["gc_per_1000_gets"]) == 3
+    (tiles,) = results["tiles"]
+    assert tiles["tiles"] == 10 and tiles["peak_rss_mib"] > 0
+    # The first request opens the pyramid: its GETs, each [start ms, end ms, bytes asked].
+    assert tiles["first_request_gets_ms_ms_bytes"][0][2] == 512 * 1024

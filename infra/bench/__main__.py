@@ -22,6 +22,8 @@
                  rendered from one stored tile, from several, resampled)
     request-path what a request costs over its tile work (uvicorn, Lambda handler) and what
                  a million new tiles cost on Lambda, with pass-through and re-encoding
+    s3-get       what one ranged S3 GET costs in CPU and garbage collections, and the first
+                 request, CPU per new tile and peak RSS of a process serving tiles over S3
     soak         many requests through the Lambda handler: RSS, caches, file descriptors
                  and threads after a warm-up and at the end
 
@@ -45,6 +47,7 @@ COMMANDS = {
     "iipsrv": ("infra.bench.iipsrv", "main"),
     "request-path": ("infra.bench.request_path", "main"),
     "tile-classes": ("infra.bench.tile_classes", "main"),
+    "s3-get": ("infra.bench.s3_get", "main"),
 }
 DEFAULT = "tiles"
 
