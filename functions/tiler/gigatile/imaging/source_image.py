@@ -11,7 +11,7 @@ import math
 import threading
 
 from ..errors import PageNotFound, TooLarge, UnsupportedImage
-from ..formats import stored
+from ..formats import stored, vendors
 from ..formats.levels import Associated, Level, Mask, is_tiled_pyramid, structure
 from ..formats.tiff import TiffError, TiffFile, directory_windows
 from ..sources.reader import ObjectReader, VersionReader
@@ -27,7 +27,10 @@ class SourceImage:
         self.version = reader.version()
         # Directories beyond the first read (libvips' own pyramids): fetched in parallel
         # now, so that libvips' walk through them costs no further round trips.
-        windows = directory_windows(reader.read(0, 16, version=self.version), self.version.size, reader.open_bytes)
+        head = reader.read(0, 132, version=self.version)
+        if vendors.is_dicom(head):  # decided from the first bytes: libvips has no DICOM loader
+            raise UnsupportedImage(vendors.REFUSED["dicom"])
+        windows = directory_windows(head, self.version.size, reader.open_bytes)
         if windows:
             reader.prefetch(windows, self.version, blocks=True)
         self.max_decode_pixels = max_decode_pixels
@@ -39,11 +42,18 @@ class SourceImage:
         try:
             pinned = VersionReader(reader, self.version)
             self.tiff = TiffFile(pinned, self.version.size) if self.loader == "tiff" else None
+            # The scanner layout it follows ("aperio", "philips" …; None for other files).
+            self.flavor = vendors.flavor(self.tiff) if self.tiff is not None else None
+            refused = vendors.refusal(self.flavor)
+            if refused:  # before any pixel is read
+                raise UnsupportedImage(refused)
             # Tiled with stored levels: the file needs no derived pyramid.
             self.tiled_pyramid = self.tiff is not None and is_tiled_pyramid(self.tiff)
             layout = structure(self.loader, first, self.tiff, page)
         except TiffError as exc:
             raise UnsupportedImage(f"not a readable TIFF: {exc}") from None
+        except vendors.Unsupported as exc:
+            raise UnsupportedImage(str(exc)) from None
         self.pages = layout.pages
         if not 0 <= page < self.pages:
             raise PageNotFound(f"page {page} is outside 0…{self.pages - 1}")
@@ -127,7 +137,7 @@ class SourceImage:
             )
         opened = self.open(level.options)
         d = level.downsample
-        nominal = abs(opened.image.width - self.width / d) <= 1 and abs(opened.image.height - self.height / d) <= 1
+        nominal = level.stored_as(opened.image.width, opened.image.height, self.width, self.height)
         return level, opened, d if nominal else self.width / opened.image.width
 
     def level_at(self, scale: float) -> Level:

@@ -1,0 +1,198 @@
+"""Other scanners' whole-slide formats from the S3 server on loopback (issue #13, item 7):
+each is served with its own levels or refused with a 415 naming it, and `meta` names the
+layout it recognised (`flavor`).
+
+- Philips TIFF and Leica SCN are served; OpenSlide's reading of the same files is the
+  oracle, at every zoom (PSNR ≥ 35 dB).
+- Ventana BIF, Hamamatsu NDPI and DICOM WSI are refused (415, the format named) on every
+  route after reading only the object's first bytes.
+
+Files are written the way their scanners write them (tests/slide_files.py; OpenSlide
+detects each as its vendor's), except the DICOM instance: openslide-python's own
+`boxes_0.dcm` fixture (tests/fixtures/openslide).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import openslide
+import pytest
+
+from infra.local_stack import pattern
+from infra.pixels import decode, psnr
+from tests.conftest import BUCKET, PREFIX
+from tests.slide_files import LEICA_CLICKS, hamamatsu_ndpi, leica_scn, philips_tiff, shrink, ventana_bif
+from tests.test_slides import expected_view, from_array, pixels, rgb
+
+DICOM = Path(__file__).parent / "fixtures" / "openslide" / "boxes_0.dcm"
+TILE = "/api/v1/image/tile"
+W, H = 1000, 700  # level 0 as scanned (Philips pads it to 1024 × 768)
+OFFSET = (2000, 800)  # where the Leica main image lies on the glass slide, in its pixels
+
+
+class MainImage:
+    """A Leica slide's main image as OpenSlide reads it: OpenSlide paints it on a canvas of
+    the whole glass slide (transparent around it); gigatile serves the image itself."""
+
+    def __init__(self, slide: openslide.OpenSlide):
+        self.slide = slide
+        x, y = (int(slide.properties[f"openslide.bounds-{k}"]) for k in "xy")
+        self.origin = (x, y)
+        w, h = (int(slide.properties[f"openslide.bounds-{k}"]) for k in ("width", "height"))
+        self.level_dimensions = [(math.ceil(w / d), math.ceil(h / d)) for d in slide.level_downsamples]
+        self.dimensions = self.level_dimensions[0]
+
+    def read_region(self, location, level, size):
+        return self.slide.read_region((location[0] + self.origin[0], location[1] + self.origin[1]), level, size)
+
+
+@pytest.fixture(scope="module")
+def wsi(s3, tmp_path_factory) -> dict[str, Path]:
+    from gigatile.vips import vips
+
+    vips()
+    folder = tmp_path_factory.mktemp("wsi")
+    # Each reduced level painted from its own pattern: a view read from another level than
+    # the one it must use shows a different picture.
+    levels = [pixels(pattern(W, H, seed=31))] + [shrink(pixels(pattern(W, H, seed=31 + d)), d) for d in (2, 4)]
+    label, macro = pixels(pattern(200, 100, seed=32)), pixels(pattern(400, 160, seed=33))
+    # The refused ones are large enough (4 MB) that reading them would show in the counts.
+    big = pixels(pattern(3000, 2000, seed=34, grain=40))
+    files = {
+        "philips.tiff": philips_tiff(folder / "philips.tiff", levels, label, macro),
+        "leica.scn": leica_scn(folder / "leica.scn", levels, macro, OFFSET),
+        "ventana.bif": ventana_bif(folder / "ventana.bif", big, label),
+        "hamamatsu.ndpi": hamamatsu_ndpi(folder / "hamamatsu.ndpi", big, macro),
+        "boxes_0.dcm": DICOM,
+    }
+    for name, path in files.items():
+        s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/wsi/{name}")
+    return files
+
+
+def meta(client, name, **params):
+    return client.get("/api/v1/image/meta", params={"path": f"wsi/{name}", **params})
+
+
+def oracle(path: Path):
+    slide = openslide.OpenSlide(path)
+    return MainImage(slide) if slide.properties["openslide.vendor"] == "leica" else slide
+
+
+@pytest.mark.parametrize(("name", "vendor"), [("philips.tiff", "philips"), ("leica.scn", "leica")])
+def test_served_with_the_slides_own_levels(client, wsi, name, vendor):
+    assert openslide.OpenSlide.detect_format(wsi[name]) == vendor  # written as the scanner writes it
+    slide = oracle(wsi[name])
+    body = meta(client, name).json()
+    assert body["format"] == "tiff" and body["flavor"] == vendor
+    assert (body["width"], body["height"]) == slide.dimensions
+    assert body["pages"] == 1
+    assert body["source_levels"] == len(slide.level_dimensions) == 3
+    # Leica's macro is an IFD; Philips keeps its label and macro inside the XML (not listed).
+    assert body["associated"] == (["macro"] if vendor == "leica" else [])
+    dzi = client.get(f"/dzi/wsi/{name}.dzi").text
+    assert f'Width="{slide.dimensions[0]}" Height="{slide.dimensions[1]}"' in dzi
+    info = client.get(f"/iiif/3/wsi%2F{name}/info.json").json()
+    assert (info["width"], info["height"]) == slide.dimensions
+
+
+@pytest.mark.parametrize("name", ["philips.tiff", "leica.scn"])
+def test_every_zoom_matches_openslide(client, wsi, name):
+    """Each zoom of the simple API (128 px tiles: 1/1 … 1/8) against OpenSlide's pixels of
+    the stored level that zoom must be read from (levels 1, 2, 4)."""
+    slide = oracle(wsi[name])
+    width, height = slide.dimensions
+    body = meta(client, name, tile_size=128).json()
+    for entry in body["levels"]:
+        level, scale = entry["level"], entry["scale"]
+        x, y = (1, 1) if entry["cols"] > 1 and entry["rows"] > 1 else (0, 0)
+        params = {"path": f"wsi/{name}", "level": level, "x": x, "y": y, "tile_size": 128, "format": "png"}
+        response = client.get(TILE, params=params)
+        assert response.status_code == 200, response.text
+        tile = decode(response.content)
+        view = (math.ceil(width / scale), math.ceil(height / scale))
+        box = (x * 128, y * 128, tile.width, tile.height)
+        assert (tile.width, tile.height) == (min(128, view[0] - box[0]), min(128, view[1] - box[1]))
+        expected = from_array(expected_view(slide, (1, 2, 4), scale, box, view))
+        assert psnr(tile, expected) >= 35, (name, level, scale)
+
+
+def test_leica_macro_matches_openslide(client, wsi):
+    slide = openslide.OpenSlide(wsi["leica.scn"])
+    response = client.get("/api/v1/image/associated/macro", params={"path": "wsi/leica.scn", "format": "png"})
+    assert response.status_code == 200, response.text
+    served = decode(response.content)
+    assert (served.width, served.height) == slide.associated_images["macro"].size
+    assert psnr(served, from_array(rgb(slide.associated_images["macro"]))) >= 40
+
+
+def test_leica_level_zero_is_the_main_image(wsi):
+    """The fixture's main image lies where the XML says, at OpenSlide's level 0 scale."""
+    slide = openslide.OpenSlide(wsi["leica.scn"])
+    assert slide.properties["openslide.bounds-x"] == str(OFFSET[0])
+    assert slide.level_dimensions[0][0] == 400 * 10_000 // LEICA_CLICKS  # the glass slide, not the image
+
+
+@pytest.mark.parametrize(
+    ("name", "vendor", "named"),
+    [
+        ("ventana.bif", "ventana", "Ventana BIF"),
+        ("hamamatsu.ndpi", "hamamatsu", "Hamamatsu NDPI"),
+        ("boxes_0.dcm", "dicom", "DICOM WSI"),
+    ],
+)
+def test_refused_formats_are_415_after_the_header(configure, s3, wsi, name, vendor, named):
+    assert openslide.OpenSlide.detect_format(wsi[name]) == vendor
+    client = configure()
+    key = f"/wsi/{name}"
+    routes = [
+        ("/api/v1/image/meta", {"path": f"wsi/{name}"}),
+        (TILE, {"path": f"wsi/{name}", "level": 0, "x": 0, "y": 0}),
+        (f"/dzi/wsi/{name}.dzi", {}),
+        (f"/iiif/3/wsi%2F{name}/info.json", {}),
+        (f"/iiif/3/wsi%2F{name}/full/max/0/default.jpg", {}),
+    ]
+    s3.proxy.reset()
+    for route, params in routes:
+        response = client.get(route, params=params)
+        assert response.status_code == 415, (route, response.text)
+        error = response.json()["error"]
+        assert error["code"] == "unsupported_image"
+        assert named in error["message"], error["message"]
+    gets = s3.proxy.gets(key)
+    size = wsi[name].stat().st_size
+    # The first read (the open's, up to 512 KiB) and, for a TIFF, the directories'; no pixels.
+    assert len(gets) <= 2 * len(routes), gets
+    read = sum(r.bytes for r in gets)
+    assert read <= min(size, 512 * 1024) * len(routes), (read, size)
+    if size > 1024 * 1024:
+        assert max(r.bytes for r in gets) <= 512 * 1024
+
+
+def test_flavor_of_other_files(client, s3, wsi):
+    """Aperio's and plain TIFFs' meta name what they are too (None where nothing is recognised)."""
+    s3.bucket_client.upload_file(
+        str(Path(__file__).parent / "fixtures" / "openslide" / "small.svs"), BUCKET, f"{PREFIX}/wsi/small.svs"
+    )
+    assert meta(client, "small.svs").json()["flavor"] == "aperio"
+    assert client.get("/api/v1/image/meta", params={"path": "pyr.tif"}).json()["flavor"] is None
+
+
+def test_several_leica_regions_are_refused(client, s3, tmp_path):
+    """A Leica slide with two scanned regions (OpenSlide composites them on the glass
+    slide's canvas): 415 naming it, not one region shown as the slide."""
+    base = np.full((300, 400, 3), 200, np.uint8)
+    path = leica_scn(tmp_path / "two.scn", [base, shrink(base, 2)], np.zeros((160, 400, 3), np.uint8), (10, 10))
+    import tifffile
+
+    with tifffile.TiffFile(path) as tif:
+        xml = tif.pages[0].description
+    second = xml[xml.index('<image name="main"') : xml.index("</collection>")].replace('uuid="3"', 'uuid="4"')
+    tifffile.tiffcomment(path, xml.replace("</collection>", second + "</collection>").encode())
+    s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/wsi/two.scn")
+    response = meta(client, "two.scn")
+    assert response.status_code == 415
+    assert "Leica SCN with 2 scanned regions" in response.json()["error"]["message"]
