@@ -196,3 +196,23 @@ def test_several_leica_regions_are_refused(client, s3, tmp_path):
     response = meta(client, "two.scn")
     assert response.status_code == 415
     assert "Leica SCN with 2 scanned regions" in response.json()["error"]["message"]
+
+
+@pytest.mark.parametrize("spacing", ["nan nan", "0 0", "1e-320 1e-320", "&quot;x&quot;", ""])
+def test_philips_with_unusable_spacings_is_served_as_pages(client, s3, wsi, tmp_path, spacing):
+    """A Philips XML whose pixel spacings say nothing usable: its levels are not guessed
+    from their padded sizes; the file is served as the plain TIFF it also is."""
+    import re
+    import shutil
+
+    import tifffile
+
+    path = shutil.copy(wsi["philips.tiff"], tmp_path / "bad.tiff")
+    with tifffile.TiffFile(path) as tif:
+        xml = tif.pages[0].description
+    bad = re.sub(r'(Name="DICOM_PIXEL_SPACING"[^>]*>)[^<]*', lambda m: m.group(1) + spacing, xml, count=1)
+    tifffile.tiffcomment(path, bad.encode())
+    name = f"bad-{len(spacing)}-{spacing[:2]}.tiff"
+    s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/wsi/{name}")
+    body = meta(client, name).json()
+    assert body["flavor"] == "philips" and body["pages"] == 3 and body["source_levels"] == 1, body

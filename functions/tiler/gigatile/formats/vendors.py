@@ -20,6 +20,7 @@ XML is parsed with xml.etree, a DTD refused; anything malformed means "not that 
 
 from __future__ import annotations
 
+import math
 import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 
@@ -28,6 +29,7 @@ from .tiff import Ifd, TiffError, TiffFile
 SOFTWARE, XMP, NDPI_TAG = 305, 700, 65420
 MAX_XML = 16 * 1024 * 1024  # Philips keeps its label and macro in the XML, base64
 MAX_XMP = 1024 * 1024
+MAX_DOWNSAMPLE = 1 << 20
 LEICA_NS = "http://www.leica-microsystems.com/scn/2010/10/01"
 
 # What each refused flavor is called, and why it is refused (the 415 message).
@@ -122,13 +124,16 @@ def philips_downsamples(description: str) -> tuple[float, ...] | None:
             row, column = (float(v.strip('" ')) for v in (node.text or "").split())
         except ValueError:
             return None
-        if row <= 0 or column <= 0:
+        if not (0 < row < math.inf and 0 < column < math.inf):  # NaN too
             return None
         spacings.append((row, column))
     if not spacings:
         return None
     r0, c0 = spacings[0]
-    return tuple(float(round((r / r0 + c / c0) / 2)) for r, c in spacings)
+    ratios = [(r / r0 + c / c0) / 2 for r, c in spacings]
+    if not all(0 < ratio <= MAX_DOWNSAMPLE for ratio in ratios):
+        return None
+    return tuple(float(round(ratio)) for ratio in ratios)
 
 
 @dataclass(frozen=True)
