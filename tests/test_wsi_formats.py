@@ -172,12 +172,18 @@ def test_refused_formats_are_415_after_the_header(configure, s3, wsi, name, vend
         assert max(r.bytes for r in gets) <= 512 * 1024
 
 
-def test_flavor_of_other_files(client, s3, wsi):
-    """Aperio's and plain TIFFs' meta name what they are too (None where nothing is recognised)."""
+def test_flavor_of_other_files(client, s3, wsi, tmp_path):
+    """Aperio's, OME's and plain TIFFs' meta name what they are too (None where nothing is
+    recognised)."""
+    import tifffile
+
     s3.bucket_client.upload_file(
         str(Path(__file__).parent / "fixtures" / "openslide" / "small.svs"), BUCKET, f"{PREFIX}/wsi/small.svs"
     )
+    tifffile.imwrite(tmp_path / "a.ome.tif", np.zeros((2, 64, 64), np.uint16), ome=True, tile=(32, 32))
+    s3.bucket_client.upload_file(str(tmp_path / "a.ome.tif"), BUCKET, f"{PREFIX}/wsi/a.ome.tif")
     assert meta(client, "small.svs").json()["flavor"] == "aperio"
+    assert meta(client, "a.ome.tif").json()["flavor"] == "ome"
     assert client.get("/api/v1/image/meta", params={"path": "pyr.tif"}).json()["flavor"] is None
 
 
@@ -216,3 +222,34 @@ def test_philips_with_unusable_spacings_is_served_as_pages(client, s3, wsi, tmp_
     s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/wsi/{name}")
     body = meta(client, name).json()
     assert body["flavor"] == "philips" and body["pages"] == 3 and body["source_levels"] == 1, body
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["philips", "leica"])
+def test_a_large_slide_reads_a_range_per_new_tile(configure, s3, tmp_path, kind):
+    """A 6,000 × 4,000 slide (levels 1, 2, 4, 8, 16; 19 MB), cold at every zoom of the
+    simple API: each tile reads at most 2 ranges after the open, never more than
+    max(4 MiB, 10 % of the file); the open reads the directories, not the levels."""
+    big = pixels(pattern(6000, 4000, seed=3, grain=30))
+    levels = [big] + [shrink(big, d) for d in (2, 4, 8, 16)]
+    small = pixels(pattern(400, 160, seed=4))
+    path = (
+        philips_tiff(tmp_path / "big.tiff", levels, small, small)
+        if kind == "philips"
+        else leica_scn(tmp_path / "big.scn", levels, small, (100, 100))
+    )
+    s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/wsi/big-{kind}")
+    client = configure()
+    size = path.stat().st_size
+    s3.proxy.reset()
+    body = meta(client, f"big-{kind}").json()
+    assert body["source_levels"] == 5 and (body["width"], body["height"])[0] >= 6000
+    opened = s3.proxy.gets(f"/wsi/big-{kind}")
+    assert sum(r.bytes for r in opened) <= size / 10, opened
+    for level in range(body["max_level"] + 1):
+        s3.proxy.reset()
+        xy = 1 if level > 3 else 0
+        params = {"path": f"wsi/big-{kind}", "level": level, "x": xy, "y": xy}
+        assert client.get(TILE, params=params).status_code == 200
+        gets = s3.proxy.gets(f"/wsi/big-{kind}")
+        assert len(gets) <= 2 and sum(r.bytes for r in gets) <= max(4 << 20, size / 10), (level, gets)
