@@ -13,6 +13,9 @@
   label and macro base64 in the XML; Leica: BigTIFF, the macro first, the main image's
   levels named by IFD in the SCN XML; BIF: `<iScan>` XMP in IFD 0, label and thumbnail
   before "level=N" tiled pages; NDPI: tag 65420, each level one JPEG strip).
+- `dicom_wsi`: a DICOM WSI instance (one level) written by pydicom from openslide-python's
+  `boxes_0.dcm` (PixelMed's TIFFToDicom output) with new pixels: TILED_FULL JPEG baseline
+  frames (YBR_FULL_422), one fragment each, with a Basic Offset Table.
 - `cog_with_mask`: a GDAL COG with an internal mask and overviews, written by GDAL itself
   through rasterio's wheel.
 """
@@ -351,4 +354,29 @@ def hamamatsu_ndpi(path: Path, base: np.ndarray, macro: np.ndarray) -> Path:
                 software="NDP.scan",
                 extratags=[(65420, 4, 1, 1, True), (65421, 11, 1, magnification, True)],
             )
+    return path
+
+
+def dicom_wsi(path: Path, template: Path, pixels: np.ndarray, tile: int = 64) -> Path:
+    """`template` (a DICOM WSI instance) with `pixels` as its Total Pixel Matrix, in
+    tile × tile JPEG frames, row by row (edge frames padded by repeating the edge)."""
+    import pydicom
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import generate_uid
+
+    h, w = pixels.shape[:2]
+    frames = []
+    for y in range(0, h, tile):
+        for x in range(0, w, tile):
+            block = pixels[y : y + tile, x : x + tile]
+            block = np.pad(block, ((0, tile - block.shape[0]), (0, tile - block.shape[1]), (0, 0)), mode="edge")
+            frames.append(_jpeg(np.ascontiguousarray(block), 90, "ycbcr"))
+    ds = pydicom.dcmread(template)
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.Rows = ds.Columns = tile
+    ds.TotalPixelMatrixColumns, ds.TotalPixelMatrixRows = w, h
+    ds.NumberOfFrames = len(frames)
+    ds.PhotometricInterpretation = "YBR_FULL_422"
+    ds.PixelData = encapsulate(frames, has_bot=True)
+    ds.save_as(path, enforce_file_format=True)
     return path

@@ -4,12 +4,15 @@ layout it recognised (`flavor`).
 
 - Philips TIFF and Leica SCN are served; OpenSlide's reading of the same files is the
   oracle, at every zoom (PSNR ≥ 35 dB).
-- Ventana BIF, Hamamatsu NDPI and DICOM WSI are refused (415, the format named) on every
-  route after reading only the object's first bytes.
+- A DICOM WSI instance (one level, JPEG baseline frames) is served, its frames read as
+  the tiles of a TIFF; OpenSlide is the oracle. Other DICOM (JPEG 2000 …) is refused.
+- Ventana BIF and Hamamatsu NDPI are refused (415, the format named) on every route
+  after reading only the object's header.
 
 Files are written the way their scanners write them (tests/slide_files.py; OpenSlide
-detects each as its vendor's), except the DICOM instance: openslide-python's own
-`boxes_0.dcm` fixture (tests/fixtures/openslide).
+detects each as its vendor's); DICOM: openslide-python's own `boxes_0.dcm` fixture
+(tests/fixtures/openslide) and a 1,600 × 1,200 instance of 130 frames (1.2 MB) pydicom makes
+from it.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import pytest
 from infra.local_stack import pattern
 from infra.pixels import decode, psnr
 from tests.conftest import BUCKET, PREFIX
-from tests.slide_files import LEICA_CLICKS, hamamatsu_ndpi, leica_scn, philips_tiff, shrink, ventana_bif
+from tests.slide_files import LEICA_CLICKS, dicom_wsi, hamamatsu_ndpi, leica_scn, philips_tiff, shrink, ventana_bif
 from tests.test_slides import expected_view, from_array, pixels, rgb
 
 DICOM = Path(__file__).parent / "fixtures" / "openslide" / "boxes_0.dcm"
@@ -67,10 +70,24 @@ def wsi(s3, tmp_path_factory) -> dict[str, Path]:
         "ventana.bif": ventana_bif(folder / "ventana.bif", big, label),
         "hamamatsu.ndpi": hamamatsu_ndpi(folder / "hamamatsu.ndpi", big, macro),
         "boxes_0.dcm": DICOM,
+        "frames.dcm": dicom_wsi(
+            tmp_path_factory.mktemp("dicom") / "frames.dcm", DICOM, pixels(pattern(1600, 1200, seed=35, grain=40)), 128
+        ),
+        "jp2k.dcm": _jpeg2000_syntax(DICOM, folder / "jp2k.dcm"),
     }
     for name, path in files.items():
         s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/wsi/{name}")
     return files
+
+
+def _jpeg2000_syntax(template: Path, path: Path) -> Path:
+    """`template` declaring JPEG 2000 (its frames unchanged): refused from the header."""
+    import pydicom
+
+    ds = pydicom.dcmread(template)
+    ds.file_meta.TransferSyntaxUID = "1.2.840.10008.1.2.4.91"
+    ds.save_as(path, enforce_file_format=True)
+    return path
 
 
 def meta(client, name, **params):
@@ -141,7 +158,7 @@ def test_leica_level_zero_is_the_main_image(wsi):
     [
         ("ventana.bif", "ventana", "Ventana BIF"),
         ("hamamatsu.ndpi", "hamamatsu", "Hamamatsu NDPI"),
-        ("boxes_0.dcm", "dicom", "DICOM WSI"),
+        ("jp2k.dcm", "dicom", "DICOM WSI instance not served"),
     ],
 )
 def test_refused_formats_are_415_after_the_header(configure, s3, wsi, name, vendor, named):
@@ -253,3 +270,39 @@ def test_a_large_slide_reads_a_range_per_new_tile(configure, s3, tmp_path, kind)
         assert client.get(TILE, params=params).status_code == 200
         gets = s3.proxy.gets(f"/wsi/big-{kind}")
         assert len(gets) <= 2 and sum(r.bytes for r in gets) <= max(4 << 20, size / 10), (level, gets)
+
+
+@pytest.mark.parametrize("name", ["boxes_0.dcm", "frames.dcm"])
+def test_dicom_instance_is_served_as_one_level(configure, s3, wsi, name):
+    """Its frames are the tiles: meta, DeepZoom, IIIF and every zoom match OpenSlide; a
+    full-resolution tile of the 130-frame instance is one GET of its frame."""
+    slide = openslide.OpenSlide(wsi[name])
+    client = configure()
+    body = meta(client, name, tile_size=64).json()
+    assert (body["format"], body["flavor"]) == ("dicom", "dicom"), body
+    assert (body["width"], body["height"]) == slide.dimensions
+    assert body["source_levels"] == 1 and body["pages"] == 1
+    info = client.get(f"/iiif/3/wsi%2F{name}/info.json").json()
+    assert (info["width"], info["height"]) == slide.dimensions
+    if name == "frames.dcm":  # its last frames lie past the open's first 512 KiB; before any zoom reads them
+        size = wsi[name].stat().st_size
+        assert size > 1024 * 1024
+        full = meta(client, name, tile_size=128).json()["max_level"]
+        s3.proxy.reset()
+        params = {"path": f"wsi/{name}", "level": full, "x": 10, "y": 8, "tile_size": 128, "format": "png"}
+        response = client.get(TILE, params=params)
+        gets = s3.proxy.gets(f"/wsi/{name}")
+        assert len(gets) == 1 and gets[0].bytes < size / 20, gets
+        expected = from_array(rgb(slide.read_region((1280, 1024), 0, (128, 128))))
+        assert psnr(decode(response.content), expected) >= 35
+    whole = from_array(rgb(slide.read_region((0, 0), 0, slide.dimensions)))
+    for entry in body["levels"]:
+        scale = entry["scale"]
+        view = (math.ceil(whole.width / scale), math.ceil(whole.height / scale))
+        params = {"path": f"wsi/{name}", "level": entry["level"], "x": 0, "y": 0, "tile_size": 64, "format": "png"}
+        response = client.get(TILE, params=params)
+        assert response.status_code == 200, response.text
+        tile = decode(response.content)
+        expected = whole.resize(1 / scale, kernel="lanczos3") if scale > 1 else whole
+        expected = expected.embed(0, 0, *view, extend="copy").crop(0, 0, tile.width, tile.height)
+        assert psnr(tile, expected) >= 35, (name, scale)

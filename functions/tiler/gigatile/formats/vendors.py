@@ -3,7 +3,8 @@ metadata says about its levels, and which flavors this build refuses.
 
 Recognised as OpenSlide's format notes describe each (and as OpenSlide detects them):
 
-- DICOM WSI: "DICM" at byte 128 (a DICOM Part 10 file), from the first bytes only;
+- DICOM WSI: "DICM" at byte 128 (a DICOM Part 10 file), from the first bytes only
+  (formats.dicom reads the instance);
 - Hamamatsu NDPI: tag 65420 in the first IFD;
 - Ventana BIF: an XMP packet (tag 700) in the first IFD holding `<iScan`;
 - Aperio SVS: ImageDescription starting "Aperio";
@@ -33,9 +34,9 @@ MAX_DOWNSAMPLE = 1 << 20
 LEICA_NS = "http://www.leica-microsystems.com/scn/2010/10/01"
 
 # What each refused flavor is called, and why it is refused (the 415 message).
+# formats.dicom says why an instance is not served, after this.
+DICOM_REFUSED = "DICOM WSI instance not served (convert the slide to a tiled pyramidal TIFF)"
 REFUSED = {
-    "dicom": "DICOM WSI is not supported: convert the slide to a tiled pyramidal TIFF "
-    "(e.g. OpenSlide or wsidicom to TIFF, then `gigatile pyramid`)",
     "hamamatsu-ndpi": "Hamamatsu NDPI is not supported: its levels are single JPEG streams "
     "that cannot be read by tiles; convert the slide to a tiled pyramidal TIFF",
     "ventana-bif": "Ventana BIF is not supported: its tiles overlap and are stored in "
