@@ -2,10 +2,13 @@
 
     python -m infra.bench tile-costs [--width 30000 --height 50000 --layout subifd|pages --tiles 1000]
         [--delay-ms 20]
+    python -m infra.bench tile-costs --layout svs-j2k|svs-jpeg --width 8000 --height 6000 --tiles 300
 
 Serves the 30,000 × 50,000 demo sample from moto's S3 server (its own process, so its
 memory is not counted) through the counting proxy, and renders 1,000 random tiles across
-all levels with a fixed seed, in a fresh process. `--delay-ms` adds that much to every S3
+all levels with a fixed seed, in a fresh process. `svs-j2k` and `svs-jpeg` serve an Aperio
+slide instead (levels 1, 4, 16, 240 px tiles, written as tests/slide_files.py writes
+them), its tiles JPEG 2000 (33005, decoded by Pillow) or JPEG (libvips). `--delay-ms` adds that much to every S3
 request (S3's first-byte latency): the cold open's time then shows its sequential round trips.
 """
 
@@ -21,7 +24,7 @@ import time
 from pathlib import Path
 
 from infra.counting_proxy import CountingProxy
-from infra.local_stack import make_pyramid, peak_rss_mib, start_moto, upload, use_credentials
+from infra.local_stack import make_pyramid, pattern, peak_rss_mib, start_moto, upload, use_credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "gigatile-measure"
@@ -40,7 +43,7 @@ def main(argv: list[str]) -> None:
     )
     parser.add_argument("--width", type=int, default=30000)
     parser.add_argument("--height", type=int, default=50000)
-    parser.add_argument("--layout", choices=["subifd", "pages"], default="subifd")
+    parser.add_argument("--layout", choices=["subifd", "pages", "svs-j2k", "svs-jpeg"], default="subifd")
     parser.add_argument("--tiles", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--delay-ms", type=float, default=0.0, help="ms added to every S3 request")
@@ -59,13 +62,12 @@ def main(argv: list[str]) -> None:
         run(args, proxy)
         return
 
-    suffix = "" if args.layout == "subifd" else "-pages"
-    sample = make_pyramid(
-        Path(args.cache) / f"sample-{args.width}x{args.height}{suffix}.tif",
-        args.width,
-        args.height,
-        subifd=args.layout == "subifd",
-    )
+    suffix = "" if args.layout == "subifd" else f"-{args.layout}"
+    path = Path(args.cache) / f"sample-{args.width}x{args.height}{suffix}.tif"
+    if args.layout.startswith("svs"):
+        sample = aperio_sample(path, args.width, args.height, args.layout.removeprefix("svs-"))
+    else:
+        sample = make_pyramid(path, args.width, args.height, subifd=args.layout == "subifd")
     use_credentials()
     moto, endpoint = start_moto()
     try:
@@ -78,6 +80,22 @@ def main(argv: list[str]) -> None:
         subprocess.run(command, check=True, env=env, cwd=ROOT)
     finally:
         moto.terminate()
+
+
+def aperio_sample(path: Path, width: int, height: int, codec: str) -> Path:
+    """An Aperio SVS of the demo pattern (levels 1, 4, 16), unless it exists."""
+    if not path.exists():
+        import numpy as np
+
+        from tests.slide_files import aperio_svs
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        levels = [pattern(width // d, height // d, seed=1, grain=6) for d in (1, 4, 16)]
+        blank = np.zeros((300, 300, 3), np.uint8)
+        tmp = path.with_suffix(".partial")
+        aperio_svs(tmp, levels, blank, blank, codec=codec, quality=45 if codec == "j2k" else 80)
+        tmp.rename(path)
+    return path
 
 
 def run(args, proxy: CountingProxy) -> None:
