@@ -6,7 +6,10 @@ covers are fetched together (ObjectReader.prefetch: merged, in parallel, one ran
 tile), each decoded by Pillow, joined by libvips and placed in a level-sized canvas, so
 that the resize and crop downstream are those of every other level. Pixels outside the
 window are black and never reach the output: the window includes the resize kernel's
-reach. Pillow is imported on the first JPEG 2000 tile, not at cold start.
+reach. A view at least twice as coarse as the level decodes the tiles at half size
+(JPEG 2000's own reduced resolution, Pillow's `reduce`: shrink-on-load, about a quarter of
+the pixels and of the work). Pillow is imported on the first JPEG 2000 tile, not at cold
+start.
 
 Aperio's 33003 codestreams hold Y, Cb, Cr without the codestream's own colour transform:
 converted to RGB here (JPEG's full-range BT.601, as OpenSlide does); 33005 and others are
@@ -67,12 +70,22 @@ def refusal(ifd: Ifd) -> str | None:
     return None
 
 
-def level_image(src: SourceImage, ifd: Ifd, window: Box) -> Any:
-    """The level `ifd` as a lazy libvips image of its size whose pixels inside `window`
-    (x0, y0, x1, y1) are decoded from the stored tiles that cover it."""
+def reduction(ifd: Ifd, per_view: float, masked: bool) -> int:
+    """The halvings to decode `ifd`'s tiles at for a view of `per_view` level pixels a view
+    pixel: 1 from 2 on, when the tiles halve evenly and no mask of the level's size is
+    combined. Never more: every codestream of more than one resolution has a half-size one,
+    while how many more it has is in a header (COD) Pillow does not read."""
+    even = ifd.tile_width % 2 == 0 and ifd.tile_height % 2 == 0
+    return 1 if per_view >= 2 and even and not masked else 0
+
+
+def level_image(src: SourceImage, ifd: Ifd, window: Box, reduce: int = 0) -> Any:
+    """The level `ifd` at 1/2**`reduce` of its size (sides rounded up), as a lazy libvips
+    image whose pixels inside `window` (x0, y0, x1, y1 of the level at full size) are
+    decoded from the stored tiles that cover it."""
     assert src.tiff is not None  # level_ifd found the level in the TIFF
     cols, rows = tiles_in(ifd, window)
-    tw, th = ifd.tile_width, ifd.tile_height
+    tw, th = ifd.tile_width >> reduce, ifd.tile_height >> reduce
     decoded = len(cols) * len(rows) * tw * th
     if decoded > src.max_decode_pixels:
         raise TooLarge(
@@ -92,34 +105,37 @@ def level_image(src: SourceImage, ifd: Ifd, window: Box) -> Any:
     images = [
         pyvips.Image.black(tw, th, bands=bands)  # a tile not stored (byte count 0) is empty
         if w is None
-        else _decode(src.reader.read(*w, exact=True, version=src.version), ifd)
+        else _decode(src.reader.read(*w, exact=True, version=src.version), ifd, reduce)
         for w in where
     ]
     mosaic = pyvips.Image.arrayjoin(images, across=len(cols)) if len(images) > 1 else images[0]
+    width, height = -(-ifd.width >> reduce), -(-ifd.height >> reduce)  # ceil(size / 2**reduce)
     left, top = cols.start * tw, rows.start * th
-    mosaic = mosaic.crop(0, 0, min(mosaic.width, ifd.width - left), min(mosaic.height, ifd.height - top))
+    mosaic = mosaic.crop(0, 0, min(mosaic.width, width - left), min(mosaic.height, height - top))
     mosaic = mosaic.copy(interpretation="srgb" if bands >= 3 else "b-w")
-    if (mosaic.width, mosaic.height) == (ifd.width, ifd.height):
+    if (mosaic.width, mosaic.height) == (width, height):
         return mosaic
-    return mosaic.embed(left, top, ifd.width, ifd.height)
+    return mosaic.embed(left, top, width, height)
 
 
-def _decode(data: bytes, ifd: Ifd) -> Any:
-    """One stored tile as a tile-sized libvips image in memory. The codestream's own size is
-    checked against the TIFF's tile size before it is decoded (a tile claiming 60,000² is
-    refused, not decoded); a smaller one is padded."""
+def _decode(data: bytes, ifd: Ifd, reduce: int) -> Any:
+    """One stored tile, decoded at 1/2**`reduce` of its size, as a libvips image in memory.
+    The codestream's own size is checked against the TIFF's tile size before it is decoded
+    (a tile claiming 60,000² is refused, not decoded); a smaller one is padded."""
     from PIL import Image, Jpeg2KImagePlugin
 
     mode = MODES[ifd.samples]
     try:
         # The JPEG 2000 plugin alone: a tile is never sniffed as another format.
-        image: Image.Image = Jpeg2KImagePlugin.Jpeg2KImageFile(io.BytesIO(data))
-        if image.width > ifd.tile_width or image.height > ifd.tile_height:
+        codestream = Jpeg2KImagePlugin.Jpeg2KImageFile(io.BytesIO(data))
+        if codestream.width > ifd.tile_width or codestream.height > ifd.tile_height:
             raise UnsupportedImage(
-                f"a JPEG 2000 tile says it is {image.width}×{image.height} in a level of "
+                f"a JPEG 2000 tile says it is {codestream.width}×{codestream.height} in a level of "
                 f"{ifd.tile_width}×{ifd.tile_height} tiles"
             )
-        image.load()
+        codestream.reduce = reduce  # the plugin's property: decode at 1/2**reduce of the size
+        codestream.load()
+        image: Image.Image = codestream
     except DECODE_ERRORS as exc:
         raise UnsupportedImage(f"a JPEG 2000 tile could not be decoded: {str(exc)[:200]}") from None
     if image.mode != mode:
@@ -128,6 +144,7 @@ def _decode(data: bytes, ifd: Ifd) -> Any:
         image = Image.frombytes("YCbCr", image.size, image.tobytes()).convert("RGB")
     pyvips = vips()
     tile = pyvips.Image.new_from_memory(image.tobytes(), image.width, image.height, ifd.samples, "uchar")
-    if (tile.width, tile.height) != (ifd.tile_width, ifd.tile_height):
-        tile = tile.embed(0, 0, ifd.tile_width, ifd.tile_height, extend="copy")
+    tw, th = ifd.tile_width >> reduce, ifd.tile_height >> reduce
+    if (tile.width, tile.height) != (tw, th):
+        tile = tile.embed(0, 0, tw, th, extend="copy")
     return tile

@@ -45,8 +45,10 @@ def view_at(
     reads: tuple[Opened, ...] = (opened,)
     image = opened.image  # libvips reads this level's header, and its pixels unless JPEG 2000
     if j2k is not None:
-        window = level_window(source, level, j2k, scale, box or (0, 0, width, height))
-        image = jpeg2000.level_image(source, j2k, window)
+        reduce = jpeg2000.reduction(j2k, scale / downsample, level.mask is not None)
+        window = level_window(source, level, j2k, scale, box or (0, 0, width, height), margin=2**reduce)
+        image = jpeg2000.level_image(source, j2k, window, reduce)
+        downsample *= 2**reduce  # decoded at 1/2**reduce of the level's size (shrink-on-load)
     chosen = stretching.resolve(source, stretch)
     if chosen is not None:
         image = stretching.apply(image, chosen)
