@@ -498,8 +498,6 @@ def tiff_jpeg2000(tile: bytes) -> bytes:
     return w.first(w.ifd(tags))
 
 
-
-
 def j2k_header(width: int, height: int, components: int = 3) -> bytes:
     """The start of a JPEG 2000 codestream: SOC and a SIZ marker segment (the image one tile
     of width × height, 8-bit components), and nothing after it."""
