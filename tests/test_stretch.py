@@ -331,3 +331,14 @@ def test_the_default_stretch_costs_few_gets(configure, s3, files, name):
     first_tile = len(s3.proxy.gets(key))
     assert opened <= (1 if meta["stretch"]["range_from"] == "gdal" else 3), opened
     assert first_tile <= 2, first_tile
+
+
+def test_jpeg_2000_over_the_budget_is_413_even_with_the_converter_on(configure, files):
+    """The converter reads through libvips, which cannot decode JPEG 2000: a view of a
+    one-level JPEG 2000 TIFF over the decode budget is refused (413), not left waiting for a
+    pyramid that would never come (503), and no pyramid is looked for."""
+    budget = {"GIGATILE_CONVERT_MIN_PIXELS": 0, "GIGATILE_MAX_DECODE_PIXELS": 50_000}
+    client = configure(GIGATILE_CONVERTER=1, **budget)
+    response = tile(client, "jp2k.tif", 0)
+    assert response.status_code == 413, response.text
+    assert response.json()["error"]["code"] == "too_large"

@@ -91,7 +91,7 @@ def level_image(src: SourceImage, ifd: Ifd, window: Box, reduce: int = 0) -> Any
         raise TooLarge(
             f"this view decodes {len(cols) * len(rows)} JPEG 2000 tiles ({decoded} pixels) of a "
             f"{ifd.width}×{ifd.height} level, over the {src.max_decode_pixels} pixel budget: the image "
-            "has no stored level near this scale"
+            "has no stored level near this scale; make it a pyramid with a JPEG 2000 reader (e.g. OpenSlide)"
         )
     try:
         tiles = src.tiff.tiled_level(ifd)
