@@ -410,3 +410,18 @@ def test_jpeg_2000_without_a_decoder_is_415_naming_the_compression_and_the_fix(c
     assert "TIFF compression 33003" in error["message"] and "install Pillow with OpenJPEG" in error["message"]
     label = client.get("/api/v1/image/associated/label", params={"path": "slides/j2k-ycbcr.svs"})
     assert label.status_code == 200  # associated images are libvips' (LZW, JPEG)
+
+
+def test_a_jpeg_2000_decode_stops_at_the_deadline(client, slides):
+    """JPEG 2000 tiles are decoded before libvips runs (and its watchdog with it): the decode
+    loop checks the request's deadline between tiles (504 deadline_exceeded)."""
+    import time
+
+    from gigatile.errors import DeadlineExceeded
+    from gigatile.imaging.render import view_at
+
+    source = client.app.state.tiler.source("slides/j2k-rgb.svs").pixels
+    with pytest.raises(DeadlineExceeded):
+        view_at(source, 1, W, H, box=(0, 0, 256, 256), deadline=time.monotonic())
+    _, image = view_at(source, 1, W, H, box=(0, 0, 256, 256), deadline=time.monotonic() + 60)
+    assert image.crop(0, 0, 256, 256).avg() > 0

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import functools
 import io
+import math
 import struct
+import time
 from typing import Any
 
-from ..errors import TooLarge, UnsupportedImage
+from ..errors import DeadlineExceeded, TooLarge, UnsupportedImage
 from ..formats.levels import Level
 from ..formats.tiff import COMPRESSION_JPEG2000, COMPRESSION_JPEG2000_YCBCR, Ifd, TiffError
 from ..vips import vips
@@ -79,10 +81,10 @@ def reduction(ifd: Ifd, per_view: float, masked: bool) -> int:
     return 1 if per_view >= 2 and even and not masked else 0
 
 
-def level_image(src: SourceImage, ifd: Ifd, window: Box, reduce: int = 0) -> Any:
+def level_image(src: SourceImage, ifd: Ifd, window: Box, reduce: int = 0, deadline: float = math.inf) -> Any:
     """The level `ifd` at 1/2**`reduce` of its size (sides rounded up), as a lazy libvips
     image whose pixels inside `window` (x0, y0, x1, y1 of the level at full size) are
-    decoded from the stored tiles that cover it."""
+    decoded from the stored tiles that cover it, one by one until `deadline` (monotonic)."""
     assert src.tiff is not None  # level_ifd found the level in the TIFF
     cols, rows = tiles_in(ifd, window)
     tw, th = ifd.tile_width >> reduce, ifd.tile_height >> reduce
@@ -102,12 +104,14 @@ def level_image(src: SourceImage, ifd: Ifd, window: Box, reduce: int = 0) -> Any
     src.reader.prefetch([w for w in where if w is not None], src.version)
     pyvips = vips()
     bands = ifd.samples
-    images = [
-        pyvips.Image.black(tw, th, bands=bands)  # a tile not stored (byte count 0) is empty
-        if w is None
-        else _decode(src.reader.read(*w, exact=True, version=src.version), ifd, reduce)
-        for w in where
-    ]
+    images = []
+    for w in where:
+        if time.monotonic() > deadline:
+            raise DeadlineExceeded("the request's time budget ran out while decoding JPEG 2000 tiles")
+        if w is None:  # a tile not stored (byte count 0) is empty
+            images.append(pyvips.Image.black(tw, th, bands=bands))
+        else:
+            images.append(_decode(src.reader.read(*w, exact=True, version=src.version), ifd, reduce))
     mosaic = pyvips.Image.arrayjoin(images, across=len(cols)) if len(images) > 1 else images[0]
     width, height = -(-ifd.width >> reduce), -(-ifd.height >> reduce)  # ceil(size / 2**reduce)
     left, top = cols.start * tw, rows.start * th

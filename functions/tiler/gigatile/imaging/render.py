@@ -10,6 +10,7 @@ internal mask, if it has one, becomes the alpha band.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..errors import AssociatedImageNotFound, TooLarge, UnsupportedImage
@@ -31,11 +32,13 @@ def view_at(
     height: int,
     stretch: StretchRequest | None = None,
     box: Box | None = None,
+    deadline: float = math.inf,
 ):
     """The whole image reduced by `scale`, lazily, as exactly width × height pixels, and the
     open images it reads (the level, and its mask if it has one); non-8-bit data (or any,
     when `stretch` asks) stretched to 8 bits. `box` (left, top, width, height; default: all)
-    is the part of it that will be computed: a JPEG 2000 level decodes only the tiles under it.
+    is the part of it that will be computed: a JPEG 2000 level decodes only the tiles under it,
+    now, within `deadline` (monotonic; libvips' own decoding is watched by run_guarded).
 
     A grid rounds level sizes up (ceil(30000 / 32) = 938) where the content ends at 937.5:
     the missing part of the last column or row repeats its edge.
@@ -47,7 +50,7 @@ def view_at(
     if j2k is not None:
         reduce = jpeg2000.reduction(j2k, scale / downsample, level.mask is not None)
         window = level_window(source, level, j2k, scale, box or (0, 0, width, height), margin=2**reduce)
-        image = jpeg2000.level_image(source, j2k, window, reduce)
+        image = jpeg2000.level_image(source, j2k, window, reduce, deadline)
         downsample *= 2**reduce  # decoded at 1/2**reduce of the level's size (shrink-on-load)
     chosen = stretching.resolve(source, stretch)
     if chosen is not None:
@@ -98,9 +101,10 @@ def resize(image, hscale: float, vscale: float | None = None):
     return image.premultiply().resize(hscale, vscale=vscale, kernel="lanczos3").unpremultiply().cast(fmt)
 
 
-def render(source: SourceImage, plan: Plan):
-    """The plan as a lazy libvips image, and the open images it reads (for error cleanup)."""
-    reads, image = view_at(source, plan.scale, *plan.view, stretch=plan.stretch, box=plan.box)
+def render(source: SourceImage, plan: Plan, deadline: float = math.inf):
+    """The plan as a lazy libvips image, and the open images it reads (for error cleanup);
+    JPEG 2000 tiles are decoded now, within `deadline` (monotonic)."""
+    reads, image = view_at(source, plan.scale, *plan.view, stretch=plan.stretch, box=plan.box, deadline=deadline)
     left, top, width, height = plan.box
     _check_decode(source, reads[0].image, plan)
     image = image.crop(left, top, width, height)
