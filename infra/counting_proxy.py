@@ -3,8 +3,10 @@
 Tests and benchmarks point AWS_ENDPOINT_URL_S3 at it to count S3 GETs and bytes from
 the outside, independently of gigatile's own counters. It can add a fixed delay per
 request (S3's first-byte latency) and inject faults into the next GETs: `faults` is a
-list consumed one per GET, of "slowdown" (503 SlowDown), "internal" (500 InternalError)
-"reset" (the connection closes halfway through the body: a short body) and "stall"
+list consumed one per GET, of "slowdown" (503 SlowDown), "internal" (500 InternalError),
+"denied" (403 AccessDenied, as S3 answers a presigned URL past its expiry), "moved" (301
+PermanentRedirect to a bucket in eu-west-1), "reset" (the connection closes halfway
+through the body: a short body) and "stall"
 (half the body, then nothing for 3 s: beyond gigatile's 2 s read timeout).
 
 Another process (a benchmark's measured child) can read and reset the counts over HTTP:
@@ -69,10 +71,12 @@ class CountingProxy:
                         )
                     )
 
-            def _error(self, status: int, code: str):
+            def _error(self, status: int, code: str, region: str | None = None):
                 body = f"<?xml version='1.0' encoding='UTF-8'?><Error><Code>{code}</Code></Error>".encode()
                 self._record(status, len(body))
                 self.send_response(status)
+                if region:
+                    self.send_header("x-amz-bucket-region", region)
                 self.send_header("Content-Type", "application/xml")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -106,6 +110,10 @@ class CountingProxy:
                     return self._error(503, "SlowDown")
                 if fault == "internal":
                     return self._error(500, "InternalError")
+                if fault == "denied":
+                    return self._error(403, "AccessDenied")
+                if fault == "moved":
+                    return self._error(301, "PermanentRedirect", region="eu-west-1")
                 headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection", "keep-alive")}
                 if proxy.delay_ms or proxy.jitter_ms:
                     time.sleep((proxy.delay_ms + random.uniform(0, proxy.jitter_ms)) / 1000)

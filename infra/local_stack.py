@@ -169,6 +169,25 @@ def make_pyramid(
     return path
 
 
+def make_striped_scan(path: Path, width: int = 12_000, height: int = 9_000) -> Path:
+    """An RGB scan as scanning software writes one: striped (libvips' 128 rows a strip at
+    this width), LZW with Predictor 2, no levels; unless it exists."""
+    if not path.exists():
+        from gigatile.vips import vips
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        xyz = vips().Image.xyz(width, height)
+        x, y = xyz[0], xyz[1]  # smooth bands (sin in degrees): a box-filtered pyramid matches Lanczos
+        bands = [((x / 7 + y / 5).sin() * 100 + 128), ((x / 11).sin() * 90 + 120), ((y / 9).cos() * 80 + 110)]
+        image = bands[0].cast("uchar").bandjoin([b.cast("uchar") for b in bands[1:]])
+        tmp = path.with_suffix(".partial")
+        image.copy(interpretation="srgb").tiffsave(
+            str(tmp), compression="lzw", predictor="horizontal", bigtiff=width * height * 3 > 2**31
+        )
+        tmp.rename(path)
+    return path
+
+
 def proc_status_mib(field: str) -> float:
     """A memory figure of this process from /proc/self/status (VmRSS, VmHWM…), in MiB."""
     with open("/proc/self/status") as status:

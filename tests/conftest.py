@@ -172,10 +172,13 @@ SLOW = {
     "test_http.py::test_slow_s3_ends_in_504_not_a_hang_and_the_instance_recovers": "waits for the deadline",
     "test_deepzoom.py::test_levels_tile_counts_sizes_and_pixels_match_dzsave": "every tile against dzsave",
     "test_slides.py::test_a_large_slide_reads_only_what_each_zoom_needs": "writes a 16,000 × 12,000 slide (~25 s)",
+    "test_strips.py::test_a_full_resolution_view_reads_only_the_strips_it_covers": "a 12,000 × 9,000 scan (15 s)",
+    "test_strips.py::test_lower_zooms_of_a_striped_scan_stay_refused": "the 12,000 × 9,000 scan",
+    "test_strips.py::test_a_view_whose_strips_are_over_the_budget_is_refused": "the 12,000 × 9,000 scan",
     "test_bad_input_matrix.py::test_malformed_parameters"
     "[/api/v1/image/thumbnail?path=pyr.tif&width=12000&format=png]": "a 12,000 px thumbnail",
     # Long parametrized matrices.
-    "test_hostile_budgets.py::test_hostile_file_is_refused_or_served_within_budgets": "309 requests, a server process",
+    "test_hostile_budgets.py::test_hostile_file_is_refused_or_served_within_budgets": "315 requests, a server process",
     "test_http.py::test_bad_requests": "28 cases",
     "test_http.py::test_format_auto_follows_accept_and_varies": "12 cases",
     "test_iiif.py::test_bad_iiif_requests": "18 cases",

@@ -10,12 +10,22 @@
   With `codec="j2k"` the tiled levels are JPEG 2000 codestreams instead, as Aperio writes
   them: compression 33003 for YCbCr (the components Y, Cb, Cr, coded without the
   codestream's colour transform) and 33005 for RGB (with it), photometric RGB either way.
+- `philips_tiff`, `leica_scn`, `ventana_bif`, `hamamatsu_ndpi`: other scanners' TIFFs as
+  OpenSlide's format notes describe them and as OpenSlide detects them (Philips: Software
+  "Philips…", DPUfsImport XML with a pixel spacing per level, levels padded to whole tiles,
+  label and macro base64 in the XML; Leica: BigTIFF, the macro first, the main image's
+  levels named by IFD in the SCN XML; BIF: `<iScan>` XMP in IFD 0, label and thumbnail
+  before "level=N" tiled pages; NDPI: tag 65420, each level one JPEG strip).
+- `dicom_wsi`: a DICOM WSI instance (one level) written by pydicom from openslide-python's
+  `boxes_0.dcm` (PixelMed's TIFFToDicom output) with new pixels: TILED_FULL JPEG baseline
+  frames (YBR_FULL_422), one fragment each, with a Basic Offset Table.
 - `cog_with_mask`: a GDAL COG with an internal mask and overviews, written by GDAL itself
   through rasterio's wheel.
 """
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -227,4 +237,170 @@ def cog_with_mask(path: Path, data: np.ndarray, mask: np.ndarray, compress: str 
                 src, path, driver="COG", compress=compress, blocksize=256, overview_resampling="average"
             )
     plain.unlink()
+    return path
+
+
+def _padded(pixels: np.ndarray, tile: int) -> np.ndarray:
+    """Padded with white to whole tiles, as Philips stores every level."""
+    h, w = pixels.shape[:2]
+    return np.pad(pixels, ((0, -h % tile), (0, -w % tile), (0, 0)), constant_values=255)
+
+
+def philips_tiff(path: Path, levels: list[np.ndarray], label: np.ndarray, macro: np.ndarray) -> Path:
+    """A Philips TIFF (IntelliSite's export): tiled JPEG levels, each half the one before
+    (`levels`: the baseline, then e.g. `shrink(baseline, 2)`), each padded to 256 px
+    tiles, reduced ones NewSubfileType 1; the DPUfsImport XML in IFD 0 gives each level's
+    pixel spacing and holds the label and macro as base64 JPEG."""
+    spacing = 0.00025  # mm per pixel at level 0
+
+    def attribute(name: str, value: str, kind: str = "IString") -> str:
+        return f'<Attribute Name="{name}" PMSVR="{kind}">{value}</Attribute>'
+
+    def scanned(kind: str, inner: str) -> str:
+        return f'<DataObject ObjectType="DPScannedImage">{attribute("PIM_DP_IMAGE_TYPE", kind)}{inner}</DataObject>'
+
+    def jpeg64(pixels: np.ndarray) -> str:
+        return base64.b64encode(imagecodecs.jpeg8_encode(np.ascontiguousarray(pixels), level=90)).decode()
+
+    def pixel_spacing(k: int) -> str:  # row, then column spacing, each quoted
+        value = f"&quot;{spacing * 2**k:.6f}&quot;"
+        return attribute("DICOM_PIXEL_SPACING", f"{value} {value}", "IDoubleArray")
+
+    spacings = "".join(
+        f'<DataObject ObjectType="PixelDataRepresentation">{pixel_spacing(k)}</DataObject>' for k in range(len(levels))
+    )
+    wsi = attribute("PIIM_PIXEL_DATA_REPRESENTATION_SEQUENCE", f"<Array>{spacings}</Array>", "IDataObjectArray")
+    images = (
+        scanned("WSI", wsi)
+        + scanned("LABELIMAGE", attribute("PIM_DP_IMAGE_DATA", jpeg64(label)))
+        + scanned("MACROIMAGE", attribute("PIM_DP_IMAGE_DATA", jpeg64(macro)))
+    )
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8" ?>\n<DataObject ObjectType="DPUfsImport">'
+        f"{attribute('PIM_DP_SCANNED_IMAGES', f'<Array>{images}</Array>', 'IDataObjectArray')}</DataObject>"
+    )
+    with tifffile.TiffWriter(path) as tif:
+        for k, level in enumerate(levels):
+            first = {"description": xml, "software": "Philips DP v1.0"} if k == 0 else {"software": False}
+            tif.write(
+                _padded(level, 256),
+                tile=(256, 256),
+                compression="jpeg",
+                photometric="rgb",
+                subfiletype=1 if k else 0,
+                metadata=None,
+                **first,
+            )
+    return path
+
+
+LEICA_NS = "http://www.leica-microsystems.com/scn/2010/10/01"
+LEICA_CLICKS = 500  # nm per pixel of the main image's level 0
+
+
+def leica_scn(path: Path, levels: list[np.ndarray], macro: np.ndarray, offset: tuple[int, int]) -> Path:
+    """A Leica SCN (SCN400): BigTIFF, IFD 0 the macro (the whole glass slide, carrying the
+    XML), then the main image's `levels` (each half the one before); the XML places the main image at `offset` (pixels
+    of its level 0) in the collection, which the macro covers."""
+    h, w = levels[0].shape[:2]
+    collection = (macro.shape[1] * 10_000, macro.shape[0] * 10_000)  # the macro: 10 µm a pixel
+    settings = (
+        "<scanSettings><objectiveSettings><objective>{}</objective></objectiveSettings><illuminationSettings>"
+        "<numericalAperture>0.5</numericalAperture><illuminationSource>brightfield</illuminationSource>"
+        "</illuminationSettings></scanSettings>"
+    )
+    device = '<creationDate>2026-01-01T00:00:00Z</creationDate><device model="Leica SCN400;Leica SCN" version="1.5"/>'
+    pyramid = levels
+    dimensions = "".join(
+        f'<dimension sizeX="{lv.shape[1]}" sizeY="{lv.shape[0]}" r="{k}" ifd="{k + 1}"/>'
+        for k, lv in enumerate(pyramid)
+    )
+    xml = (
+        f'<?xml version="1.0" encoding="utf-8"?>\n<scn xmlns="{LEICA_NS}">'
+        f'<collection name="generated" uuid="1" sizeX="{collection[0]}" sizeY="{collection[1]}"><barcode>1234</barcode>'
+        f'<image name="macro" uuid="2">{device}<pixels sizeX="{macro.shape[1]}" sizeY="{macro.shape[0]}">'
+        f'<dimension sizeX="{macro.shape[1]}" sizeY="{macro.shape[0]}" r="0" ifd="0"/></pixels>'
+        f'<view sizeX="{collection[0]}" sizeY="{collection[1]}" offsetX="0" offsetY="0" spacingZ="0"/>'
+        f"{settings.format('0.625')}</image>"
+        f'<image name="main" uuid="3">{device}<pixels sizeX="{w}" sizeY="{h}">{dimensions}</pixels>'
+        f'<view sizeX="{w * LEICA_CLICKS}" sizeY="{h * LEICA_CLICKS}" offsetX="{offset[0] * LEICA_CLICKS}" '
+        f'offsetY="{offset[1] * LEICA_CLICKS}" spacingZ="0"/>{settings.format("20")}</image>'
+        "</collection></scn>"
+    )
+    with tifffile.TiffWriter(path, bigtiff=True) as tif:
+        for k, level in enumerate([macro, *pyramid]):
+            tif.write(
+                level,
+                tile=(256, 256),
+                compression="jpeg",
+                photometric="rgb",
+                description=xml if k == 0 else None,
+                metadata=None,
+                software=False,
+            )
+    return path
+
+
+def ventana_bif(path: Path, base: np.ndarray, label: np.ndarray) -> Path:
+    """A Ventana BIF (iScan / DP 200): IFD 0 the label, carrying the `<iScan>` XMP; a
+    thumbnail; then tiled levels described "level=N mag=M quality=Q"."""
+    h, w = base.shape[:2]
+    xmp = (
+        '<?xml version="1.0" encoding="utf-8"?><iScan Magnification="40" ScanRes="0.25" '
+        f'ScannerModel="VENTANA DP 200"><AOI0 Left="0" Top="0" Right="{w}" Bottom="{h}"/></iScan>'
+    ).encode()
+    plain = {"photometric": "rgb", "metadata": None, "software": False}
+    with tifffile.TiffWriter(path) as tif:
+        tif.write(label, description="Label Image", extratags=[(700, 1, len(xmp), xmp, True)], **plain)
+        tif.write(shrink(base, 8), description="Thumbnail", **plain)
+        for k, level in enumerate([base, shrink(base, 2), shrink(base, 4)]):
+            tif.write(
+                level, tile=(256, 256), compression="jpeg", description=f"level={k} mag={40 >> k} quality=90", **plain
+            )
+    return path
+
+
+def hamamatsu_ndpi(path: Path, base: np.ndarray, macro: np.ndarray) -> Path:
+    """A Hamamatsu NDPI: every IFD tagged 65420 (and 65421, the magnification; -1 the
+    macro), each level one JPEG strip of the whole level."""
+    levels = [(base, 20.0), (shrink(base, 4), 5.0), (macro, -1.0)]
+    with tifffile.TiffWriter(path) as tif:
+        for pixels, magnification in levels:
+            tif.write(
+                iter([_jpeg(np.ascontiguousarray(pixels), 90, "ycbcr")]),
+                shape=pixels.shape,
+                dtype=np.uint8,
+                rowsperstrip=pixels.shape[0],
+                compression=7,
+                photometric="ycbcr",
+                subsampling=(2, 2),
+                metadata=None,
+                software="NDP.scan",
+                extratags=[(65420, 4, 1, 1, True), (65421, 11, 1, magnification, True)],
+            )
+    return path
+
+
+def dicom_wsi(path: Path, template: Path, pixels: np.ndarray, tile: int = 64) -> Path:
+    """`template` (a DICOM WSI instance) with `pixels` as its Total Pixel Matrix, in
+    tile × tile JPEG frames, row by row (edge frames padded by repeating the edge)."""
+    import pydicom
+    from pydicom.encaps import encapsulate
+    from pydicom.uid import generate_uid
+
+    h, w = pixels.shape[:2]
+    frames = []
+    for y in range(0, h, tile):
+        for x in range(0, w, tile):
+            block = pixels[y : y + tile, x : x + tile]
+            block = np.pad(block, ((0, tile - block.shape[0]), (0, tile - block.shape[1]), (0, 0)), mode="edge")
+            frames.append(_jpeg(np.ascontiguousarray(block), 90, "ycbcr"))
+    ds = pydicom.dcmread(template)
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.Rows = ds.Columns = tile
+    ds.TotalPixelMatrixColumns, ds.TotalPixelMatrixRows = w, h
+    ds.NumberOfFrames = len(frames)
+    ds.PhotometricInterpretation = "YBR_FULL_422"
+    ds.PixelData = encapsulate(frames, has_bot=True)
+    ds.save_as(path, enforce_file_format=True)
     return path

@@ -85,3 +85,36 @@ def test_request_path_smoke():
     assert results["re-encoding"]["passthrough_share"] == 0
     for r in results.values():
         assert set(r["new"]) == {"A", "B"} and len(r["http_ms"]) == 2
+
+
+def test_tile_classes_smoke(tmp_path):
+    """Workload A of a small page pyramid through the tile service, by kind of tile: every
+    first visit in exactly one class, most of them stored tiles passed through."""
+    out = subprocess.run(
+        [sys.executable, "-m", "infra.bench", "tile-classes", "--width", "3000", "--height", "5000"]
+        + ["--tiles", "200", "--repeats", "1", "--pillow", "--cache", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    cells = [[c.strip() for c in line.strip("|").split("|")] for line in out.stdout.splitlines() if line[:2] == "| "]
+    rows = {row[0]: int(row[1]) for row in cells if row[1].isdigit()}
+    total = rows.pop("all")
+    assert total > 50 and sum(rows.values()) == total, out.stdout
+    assert rows["pass-through"] > total / 2 and rows.get("one stored tile", 0) > 0, out.stdout
+    assert "by Pillow's JTL" in out.stdout
+
+
+def test_s3_get_smoke():
+    command = [sys.executable, "-m", "infra.bench", "s3-get", "--smoke"]
+    out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    results = json.loads(out.stdout)
+    (gets,) = results["gets"]
+    assert gets["gets"] == 50 and gets["cpu_us_median"] > 0 and len(gets["gc_per_1000_gets"]) == 3
+    (tiles,) = results["tiles"]
+    assert tiles["tiles"] == 10 and tiles["peak_rss_mib"] > 0
+    # The first request opens the pyramid: its GETs, each [start ms, end ms, bytes asked].
+    assert tiles["first_request_gets_ms_ms_bytes"][0][2] == 512 * 1024

@@ -10,6 +10,7 @@ import logging
 import os
 import subprocess
 import sys
+import threading
 from urllib.parse import urlencode
 
 import pytest
@@ -67,6 +68,9 @@ def test_tile_through_lambda_is_base64_with_its_content_type(handler, kind, fmt,
     line = json.loads(logger.registered_formatter.format(tile_logs[-1]))
     assert {"message": "tile", "image": "pyr.tif", "tile_level": 5, "x": 3, "y": 4}.items() <= line.items()
     assert line["function_request_id"] == LambdaContext.aws_request_id and line["s3_gets"] >= 1
+    # One request at a time per execution environment: the tile ran on the handler's own
+    # thread (http/offload.py `inline`), not handed to the pool and back.
+    assert tile_logs[-1].threadName == threading.current_thread().name
     emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert emf, "no EMF metrics were flushed"
     names = {m["Name"] for d in emf[-1]["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]}

@@ -194,3 +194,34 @@ def test_every_whole_stored_tile_passes_through_at_every_level_in_deepzoom_and_i
         counts = passes_per_level(client, urls, stored)
         print(f"\n{name} {protocol}: scale → (passed through, rendered): {counts}")
         assert {scale: passed for scale, (passed, _) in counts.items()} == expected, protocol
+
+
+@pytest.mark.parametrize("name", ["pyr.tif", "odd.tif"])
+def test_iiif2_edge_tiles_as_openseadragon_asks_them_are_the_deepzoom_tiles(client, images, odd_pyramid, name):
+    """OpenSeadragon asks a IIIF 2 edge tile as region + `w,` (5424 px → `170,` at 1/32),
+    whose aspect gives a height one pixel off the level's (257 for 256): it is read as
+    that level's tile, the same bytes as the DeepZoom tile (cut from the stored level, not
+    resampled from a finer one), at the level's ceil-rounded size."""
+    from infra.bench.iipsrv import osd_iiif
+
+    path = images["pyr.tif"] if name == "pyr.tif" else odd_pyramid
+    with tifffile.TiffFile(path) as tif:
+        width, height = tif.pages[0].imagewidth, tif.pages[0].imagelength
+    top, checked = math.ceil(math.log2(max(width, height))), 0
+    for k in range(math.ceil(math.log2(max(width, height) / 256)) + 1):
+        scale = 2**k
+        cols, rows = math.ceil(width / scale / 256), math.ceil(height / scale / 256)
+        edge = {(c, rows - 1) for c in range(cols)} | {(cols - 1, r) for r in range(rows)}
+        for c, r in sorted(edge):
+            region, size = osd_iiif(width, height, scale, c, r)
+            if region != "full" and int(region.split(",")[2]) < scale:
+                continue  # `1,` of a column under one level pixel wide: 1 × rh at full size, as 2.1 reads it
+            iiif = client.get(f"/iiif/2/{name}/{region}/{size}/0/default.jpg")
+            dz = client.get(f"/dzi/{name}_files/{top - k}/{c}_{r}.jpeg")
+            assert iiif.status_code == dz.status_code == 200, (region, size, iiif.text)
+            assert iiif.content == dz.content, (scale, c, r, region, size)
+            shown = vips().Image.new_from_buffer(iiif.content, "")
+            w, h = math.ceil(width / scale), math.ceil(height / scale)
+            assert (shown.width, shown.height) == (min(256, w - c * 256), min(256, h - r * 256))
+            checked += 1
+    assert checked > 20

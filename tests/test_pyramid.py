@@ -14,6 +14,7 @@ from conftest import BUCKET, PREFIX
 from gigatile.cli import main as cli
 from gigatile.vips import vips
 from infra.events import LambdaContext
+from infra.local_stack import make_striped_scan
 from infra.pixels import psnr
 
 EVENT = json.loads((Path(__file__).parent / "events" / "s3-put.json").read_text())
@@ -238,30 +239,21 @@ def test_one_run_converts_a_version_at_a_time(configure, s3, baseline, monkeypat
     assert [o["Key"] for o in listed["Contents"]] == [f"_pyramids/{key}@{etag}.tif"]  # claim released
 
 
-def _striped_scan(path: Path) -> Path:
-    """A 12,000 × 9,000 RGB scan as scanning software writes one: striped, LZW, no levels."""
-    xyz = vips().Image.xyz(12_000, 9_000)
-    x, y = xyz[0], xyz[1]  # smooth bands (sin in degrees): a box-filtered pyramid matches Lanczos
-    bands = [((x / 7 + y / 5).sin() * 100 + 128), ((x / 11).sin() * 90 + 120), ((y / 9).cos() * 80 + 110)]
-    image = bands[0].cast("uchar").bandjoin([b.cast("uchar") for b in bands[1:]])
-    image.copy(interpretation="srgb").tiffsave(str(path), compression="lzw", predictor="horizontal")
-    return path
-
-
 def _bytes_read(s3, key_part: str) -> int:
     return sum(record.bytes for record in s3.proxy.gets(key_part))
 
 
 def test_a_striped_scan_asks_for_its_pyramid_after_reading_only_its_header(configure, s3, tmp_path):
-    """A striped LZW file has no stored levels and libvips decodes it whole at any zoom: over
-    the decode budget every view answers 503 + Retry-After with the converter on (413 with
-    the fix without it), after reading its directories only; once converted, the pyramid."""
-    scan = _striped_scan(tmp_path / "scan.tif")
+    """A striped LZW file has no stored levels: over the decode budget every view below full
+    resolution answers 503 + Retry-After with the converter on (413 with the fix without
+    it), after reading its directories only; once converted, the pyramid. (Its
+    full-resolution tiles read the strips they cover: test_strips.)"""
+    scan = make_striped_scan(tmp_path / "scan.tif")
     key = f"{PREFIX}/striped/scan.tif"
     s3.bucket_client.upload_file(str(scan), BUCKET, key)
     size = scan.stat().st_size
     budget = {"GIGATILE_MAX_DECODE_PIXELS": 4_000_000, "GIGATILE_CONVERT_MIN_PIXELS": 1_000_000}
-    views = [{"level": 0, "x": 0, "y": 0}, {"level": 3, "x": 1, "y": 1}, {"level": 6, "x": 20, "y": 15}]
+    views = [{"level": 0, "x": 0, "y": 0}, {"level": 3, "x": 1, "y": 1}, {"level": 5, "x": 10, "y": 8}]
 
     client = configure(**budget)  # no converter
     for view in views:

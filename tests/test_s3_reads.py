@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import numpy as np
 import pytest
@@ -177,3 +178,76 @@ def test_a_new_rendered_pyramid_tile_is_still_one_get(client, s3):
     resp = client.get(TILE, params={"path": "pyr.tif", "level": 5, "x": 3, "y": 5, "format": "png"})
     assert resp.status_code == 200
     assert len(gets(s3)) == 1
+
+
+# -- the ranged GETs themselves: presigned URLs, kept per key, sent by urllib3 -------------
+def _query(record) -> dict[str, str]:
+    return dict(part.split("=", 1) for part in record.path.split("?", 1)[1].split("&"))
+
+
+def test_ranged_gets_are_one_presigned_url_per_key_with_unsigned_range_and_if_match(client, s3):
+    for x, y in [(0, 0), (4, 7), (9, 2)]:
+        tile(client, "pyr.tif", 5, x, y)
+    records = gets(s3)
+    assert len(records) >= 4
+    queries = [_query(r) for r in records]
+    # SigV4 query signing of `host` alone: Range and If-Match travel as plain headers.
+    assert all(q["X-Amz-Algorithm"] == "AWS4-HMAC-SHA256" and q["X-Amz-SignedHeaders"] == "host" for q in queries)
+    assert all(r.range and r.range.startswith("bytes=") for r in records)
+    assert all(r.if_match == records[0].etag for r in records[1:])
+    # One URL for the key, kept across requests: the same signature on every GET.
+    assert len({q["X-Amz-Signature"] for q in queries}) == 1
+
+
+def test_a_kept_url_is_signed_again_after_its_reuse_time(client, s3, monkeypatch):
+    from gigatile.sources import s3 as s3_source
+
+    monkeypatch.setattr(s3_source, "URL_REUSE", 1.0)
+    tile(client, "pyr.tif", 5, 3, 3)
+    first = {_query(r)["X-Amz-Date"] for r in gets(s3)}
+    time.sleep(1.2)  # X-Amz-Date has a resolution of one second
+    s3.proxy.reset()
+    tile(client, "pyr.tif", 5, 8, 8)
+    (again,) = gets(s3)
+    assert len(first) == 1 and _query(again)["X-Amz-Date"] not in first
+
+
+def test_a_refused_url_is_signed_again_once_then_forbidden(client, s3):
+    good = tile(client, "pyr.tif", 5, 6, 6).content  # the image open, its URL kept
+    s3.proxy.reset()
+    s3.proxy.faults = ["denied"]  # e.g. a URL whose credentials were revoked
+    assert tile(client, "pyr.tif", 5, 1, 2).status_code == 200
+    assert [r.status for r in gets(s3)] == [403, 206]
+    s3.proxy.reset()
+    s3.proxy.faults = ["denied", "denied"]
+    resp = client.get(TILE, params={"path": "pyr.tif", "level": 5, "x": 2, "y": 3})
+    assert resp.status_code == 403 and resp.json()["error"]["code"] == "forbidden"
+    assert [r.status for r in gets(s3)] == [403, 403]
+    s3.proxy.faults = []
+    assert tile(client, "pyr.tif", 5, 6, 6).content == good
+
+
+def test_stored_bytes_come_back_as_stored_whatever_their_content_encoding(configure, s3):
+    import gzip
+
+    from gigatile.sources.s3 import S3Store
+
+    configure()  # the store below reads through the proxy, with the tests' credentials
+    body = gzip.compress(bytes(range(256)) * 64)
+    key = f"{PREFIX}/encoded.bin"
+    s3.bucket_client.put_object(Bucket=BUCKET, Key=key, Body=body, ContentEncoding="gzip")
+    store = S3Store(BUCKET, f"{PREFIX}/")
+    data, version = store.fetch(key, 0, len(body) + 100, None)
+    assert data == body and version.size == len(body)
+    assert store.fetch(key, 10, 19, version.etag)[0] == body[10:20]
+
+
+def test_a_bucket_in_another_region_is_signed_for_its_region(configure, s3):
+    client = configure(AWS_DEFAULT_REGION="us-east-1")
+    s3.proxy.faults = ["moved"]  # S3's 301 for a bucket elsewhere, with its region
+    good = tile(client, "pyr.tif", 5, 2, 2)
+    moved, *rest = gets(s3)
+    assert moved.status == 301 and rest
+    assert "/us-east-1/" in _query(moved)["X-Amz-Credential"].replace("%2F", "/")
+    assert all("/eu-west-1/" in _query(r)["X-Amz-Credential"].replace("%2F", "/") for r in rest)
+    assert tile(client, "pyr.tif", 5, 2, 2).content == good.content

@@ -18,8 +18,12 @@
     iipsrv       gigatile and IIPImage (iipsrv behind lighttpd) side by side over HTTP, each
                  pinned to one core, loaded by wrk: tiles/s, CPU per tile, RSS, first request,
                  same picture, and a py-spy profile per workload (docs/benchmarks.md section)
+    tile-classes where workload A's CPU goes in-process, by kind of tile (pass-through,
+                 rendered from one stored tile, from several, resampled)
     request-path what a request costs over its tile work (uvicorn, Lambda handler) and what
                  a million new tiles cost on Lambda, with pass-through and re-encoding
+    s3-get       what one ranged S3 GET costs in CPU and garbage collections, and the first
+                 request, CPU per new tile and peak RSS of a process serving tiles over S3
     soak         many requests through the Lambda handler: RSS, caches, file descriptors
                  and threads after a warm-up and at the end
 
@@ -42,6 +46,8 @@ COMMANDS = {
     "soak": ("infra.bench.reliability", "soak_main"),
     "iipsrv": ("infra.bench.iipsrv", "main"),
     "request-path": ("infra.bench.request_path", "main"),
+    "tile-classes": ("infra.bench.tile_classes", "main"),
+    "s3-get": ("infra.bench.s3_get", "main"),
 }
 DEFAULT = "tiles"
 

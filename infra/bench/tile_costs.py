@@ -1,14 +1,17 @@
 """Figures for the foundation: S3 GETs and bytes per tile, render time, peak RSS.
 
-    python -m infra.bench tile-costs [--width 30000 --height 50000 --layout subifd|pages --tiles 1000]
+    python -m infra.bench tile-costs [--width 30000 --height 50000 --layout subifd|pages|striped --tiles 1000]
         [--delay-ms 20]
     python -m infra.bench tile-costs --layout svs-j2k|svs-jpeg --width 8000 --height 6000 --tiles 300
 
 Serves the 30,000 × 50,000 demo sample from moto's S3 server (its own process, so its
 memory is not counted) through the counting proxy, and renders 1,000 random tiles across
-all levels with a fixed seed, in a fresh process. `svs-j2k` and `svs-jpeg` serve an Aperio
-slide instead (levels 1, 4, 16, 240 px tiles, written as tests/slide_files.py writes
-them), its tiles JPEG 2000 (33005, decoded by Pillow) or JPEG (libvips). `--delay-ms` adds that much to every S3
+all levels with a fixed seed, in a fresh process. `--layout striped` serves a striped LZW
+scan instead (`--width 12000 --height 9000`, a scanner's output) and renders full-resolution
+tiles only: over the decode budget, each is read from the strips it covers. `svs-j2k` and
+`svs-jpeg` serve an Aperio slide (levels 1, 4, 16, 240 px tiles, written as
+tests/slide_files.py writes them), its tiles JPEG 2000 (33005, decoded by Pillow) or JPEG
+(libvips). `--delay-ms` adds that much to every S3
 request (S3's first-byte latency): the cold open's time then shows its sequential round trips.
 """
 
@@ -24,7 +27,15 @@ import time
 from pathlib import Path
 
 from infra.counting_proxy import CountingProxy
-from infra.local_stack import make_pyramid, pattern, peak_rss_mib, start_moto, upload, use_credentials
+from infra.local_stack import (
+    make_pyramid,
+    make_striped_scan,
+    pattern,
+    peak_rss_mib,
+    start_moto,
+    upload,
+    use_credentials,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "gigatile-measure"
@@ -43,7 +54,7 @@ def main(argv: list[str]) -> None:
     )
     parser.add_argument("--width", type=int, default=30000)
     parser.add_argument("--height", type=int, default=50000)
-    parser.add_argument("--layout", choices=["subifd", "pages", "svs-j2k", "svs-jpeg"], default="subifd")
+    parser.add_argument("--layout", choices=["subifd", "pages", "striped", "svs-j2k", "svs-jpeg"], default="subifd")
     parser.add_argument("--tiles", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--delay-ms", type=float, default=0.0, help="ms added to every S3 request")
@@ -62,12 +73,21 @@ def main(argv: list[str]) -> None:
         run(args, proxy)
         return
 
-    suffix = "" if args.layout == "subifd" else f"-{args.layout}"
-    path = Path(args.cache) / f"sample-{args.width}x{args.height}{suffix}.tif"
-    if args.layout.startswith("svs"):
+    if args.layout == "striped":
+        sample = make_striped_scan(
+            Path(args.cache) / f"scan-{args.width}x{args.height}-striped.tif", args.width, args.height
+        )
+    elif args.layout.startswith("svs"):
+        path = Path(args.cache) / f"sample-{args.width}x{args.height}-{args.layout}.tif"
         sample = aperio_sample(path, args.width, args.height, args.layout.removeprefix("svs-"))
     else:
-        sample = make_pyramid(path, args.width, args.height, subifd=args.layout == "subifd")
+        suffix = "" if args.layout == "subifd" else "-pages"
+        sample = make_pyramid(
+            Path(args.cache) / f"sample-{args.width}x{args.height}{suffix}.tif",
+            args.width,
+            args.height,
+            subifd=args.layout == "subifd",
+        )
     use_credentials()
     moto, endpoint = start_moto()
     try:
@@ -118,7 +138,8 @@ def run(args, proxy: CountingProxy) -> None:
     rng = random.Random(args.seed)
     plan = []
     for _ in range(args.tiles):
-        level = rng.randint(0, grid.max_level)
+        # A striped scan has no stored levels: below full resolution it needs a pyramid.
+        level = grid.max_level if args.layout == "striped" else rng.randint(0, grid.max_level)
         cols, rows = grid.cols_rows(level)
         plan.append((level, rng.randrange(cols), rng.randrange(rows)))
 

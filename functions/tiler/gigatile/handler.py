@@ -23,6 +23,7 @@ from fastapi import FastAPI  # noqa: E402
 from mangum import Mangum  # noqa: E402
 
 from .app import create_app  # noqa: E402
+from .http.offload import inline  # noqa: E402
 from .observability import logger, make_tracer, metrics  # noqa: E402
 from .service import warm_up  # noqa: E402
 
@@ -38,7 +39,8 @@ def make_handler(app: FastAPI):
     @logger.inject_lambda_context(clear_state=True)
     @metrics.log_metrics
     def handle(event, context):
-        return asgi(event, context)
+        with inline():  # one request at a time per execution environment: no thread hops
+            return asgi(event, context)
 
     return tracer.capture_lambda_handler(handle, capture_response=False) if tracer else handle
 

@@ -36,7 +36,7 @@ from .sources.reader import ObjectReader
 from .vips import configure as vips_configure
 
 # Bump when rendering changes, so tile ETags change with it.
-RENDER_VERSION = "4"
+RENDER_VERSION = "5"
 
 
 @dataclass
@@ -164,6 +164,7 @@ class Tiler:
             "tile_size": tile_size,
             "max_level": grid.max_level,
             "format": original.format,
+            "flavor": original.flavor,  # the scanner layout recognised: "aperio", "philips", "leica", "ome" …
             "levels": grid.levels(),
             "version": original.version.etag,
             "source_levels": src.stored_levels,

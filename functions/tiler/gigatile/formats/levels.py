@@ -28,6 +28,8 @@ from typing import Any
 from .ome import MAX_XML as OME_MAX_XML
 from .ome import parse as parse_ome
 from .tiff import PHOTOMETRIC, PHOTOMETRIC_MINISBLACK, Ifd, TiffError, TiffFile
+from .vendors import MAX_XML as VENDOR_MAX_XML
+from .vendors import flavor, leica_layout, philips_downsamples
 
 # libvips load options as (name, value) pairs, e.g. (("subifd", 0),) or (("shrink", 4),).
 LoadOptions = tuple[tuple[str, float], ...]
@@ -57,6 +59,15 @@ class Level:
     downsample: float  # full-resolution size over this level's: 2 ** i when halving, 4, 16 … on slides
     options: LoadOptions
     mask: Mask | None = None
+    padded: bool = False  # stored with its sides padded to whole tiles (Philips): larger than nominal
+
+    def stored_as(self, width: int, height: int, base_width: int, base_height: int) -> bool:
+        """Whether a stored width × height is the base size reduced by `downsample` (sides
+        within 1 px; for a padded level, at least that and less than a tile more)."""
+        w, h = base_width / self.downsample, base_height / self.downsample
+        if self.padded:
+            return width >= w - 1 and height >= h - 1
+        return abs(width - w) <= 1 and abs(height - h) <= 1
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,7 @@ class TiffLayout:
     downsamples: tuple[float, ...]  # of each image against the first, when `pyramid`
     masks: dict[int, int]  # image IFD → the IFD of its mask
     associated: tuple[tuple[str, int], ...]  # (name, IFD)
+    padded: bool = False  # levels stored padded to whole tiles (Philips)
 
     @property
     def pyramid(self) -> bool:
@@ -136,6 +148,49 @@ def _associated_name(tiff: TiffFile, index: int, aperio: bool) -> str | None:
 
 
 def tiff_layout(tiff: TiffFile) -> TiffLayout:
+    """The roles of the IFDs: by the scanner's own metadata where its layout needs it
+    (Leica SCN, Philips TIFF), else by the rules of the module docstring."""
+    name = flavor(tiff)
+    if name == "leica":
+        found = _leica_layout(tiff)
+        if found is not None:
+            return found
+    layout = _generic_layout(tiff)
+    if name == "philips":
+        return _philips_layout(tiff, layout)
+    return layout
+
+
+def _leica_layout(tiff: TiffFile) -> TiffLayout | None:
+    """A Leica SCN's main image as one pyramid (its levels are IFDs the XML names, after
+    the macro), its macro as an associated image; other IFDs are neither."""
+    scn = leica_layout(tiff.description(tiff.pages[0], VENDOR_MAX_XML))
+    if scn is None or not all(0 <= i < len(tiff.pages) for i in scn.levels):
+        return None
+    base = tiff.pages[scn.levels[0]]
+    found = [1.0]
+    for index in scn.levels[1:]:
+        d = downsample(base, tiff.pages[index])
+        if d is None or d <= found[-1] or not tiff.pages[index].tiled:
+            return None
+        found.append(d)
+    macro = (("macro", scn.macro),) if scn.macro is not None and 0 <= scn.macro < len(tiff.pages) else ()
+    return TiffLayout(scn.levels, tuple(found), {}, macro)
+
+
+def _philips_layout(tiff: TiffFile, layout: TiffLayout) -> TiffLayout:
+    """A Philips TIFF's tiled levels at the downsamples its XML gives: each level's stored
+    size is padded to whole tiles, so its size does not say its downsample."""
+    found = philips_downsamples(tiff.description(tiff.pages[0], VENDOR_MAX_XML))
+    tiled = tuple(i for i in layout.images if tiff.pages[i].tiled)
+    if found is None or len(found) != len(tiled) or tiled != layout.images[: len(tiled)]:
+        return layout
+    if any(b <= a for a, b in zip(found, found[1:], strict=False)) or found[0] != 1:
+        return layout
+    return TiffLayout(tiled, found, {}, layout.associated, padded=True)
+
+
+def _generic_layout(tiff: TiffFile) -> TiffLayout:
     ifds = tiff.pages
     aperio = is_aperio(tiff)
     images: list[int] = [0]
@@ -235,7 +290,7 @@ def tiff_structure(tiff: TiffFile, page: int) -> Structure:
     associated = tuple(Associated(name, _page_option(index)) for name, index in layout.associated)
 
     def level(d: float, index: int) -> Level:
-        return Level(d, _page_option(index), _mask(tiff, layout, index))
+        return Level(d, _page_option(index), _mask(tiff, layout, index), layout.padded)
 
     if layout.pyramid:
         return Structure(1, tuple(map(level, layout.downsamples, layout.images)), associated)

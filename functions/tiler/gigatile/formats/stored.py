@@ -47,19 +47,19 @@ def check_chunks(tiff: TiffFile, ifd: Ifd) -> None:
     offsets_tag, counts_tag = (TILE_OFFSETS, TILE_BYTE_COUNTS) if tiled else (STRIP_OFFSETS, STRIP_BYTE_COUNTS)
     if offsets_tag not in entries or counts_tag not in entries:
         raise TiffError("a level without its offsets or byte counts")
-    offsets, counts = _array(tiff, entries[offsets_tag]), _array(tiff, entries[counts_tag])
+    offsets, counts = int_array(tiff, entries[offsets_tag]), int_array(tiff, entries[counts_tag])
     if ifd.width <= 0 or ifd.height <= 0:
         raise TiffError(f"a {ifd.width}×{ifd.height} level")
     if tiled:
         cols, rows = -(-ifd.width // ifd.tile_width), -(-ifd.height // ifd.tile_height)
         chunk_pixels = ifd.tile_width * ifd.tile_height
     else:
-        strip_rows = min(_first(tiff, ifd, ROWS_PER_STRIP, 2**32 - 1), ifd.height) or ifd.height
+        strip_rows = min(first_value(tiff, ifd, ROWS_PER_STRIP, 2**32 - 1), ifd.height) or ifd.height
         cols, rows = 1, -(-ifd.height // strip_rows)
         chunk_pixels = ifd.width * strip_rows
     if len(offsets) != len(counts) or len(offsets) < cols * rows:
         raise TiffError(f"{len(offsets)} offsets and {len(counts)} byte counts for {cols * rows} stored chunks")
-    bits = _first(tiff, ifd, BITS_PER_SAMPLE, 1)
+    bits = first_value(tiff, ifd, BITS_PER_SAMPLE, 1)
     limit = min(chunk_pixels * ifd.samples * -(-bits // 8) * MAX_EXPANSION + SLACK, tiff.size)
     largest = max(counts)
     if largest > limit:
@@ -69,7 +69,7 @@ def check_chunks(tiff: TiffFile, ifd: Ifd) -> None:
     done.add(ifd.offset)
 
 
-def _array(tiff: TiffFile, entry: Entry) -> array[int]:
+def int_array(tiff: TiffFile, entry: Entry) -> array[int]:
     """An offset or count array as compact machine integers (it may hold millions)."""
     code = {"H": "H", "I": "I", "Q": "Q"}.get(TYPE_CODES[entry.kind])
     if code is None:
@@ -80,7 +80,7 @@ def _array(tiff: TiffFile, entry: Entry) -> array[int]:
     return values
 
 
-def _first(tiff: TiffFile, ifd: Ifd, tag: int, default: int) -> int:
+def first_value(tiff: TiffFile, ifd: Ifd, tag: int, default: int) -> int:
     entry = ifd.entries.get(tag)
     values = tiff.values(entry) if entry is not None else ()
     return values[0] if values else default

@@ -75,3 +75,36 @@ class DeepZoomGrid(Grid):
     @property
     def max_level(self) -> int:
         return math.ceil(math.log2(max(self.width, self.height))) if max(self.width, self.height) > 1 else 0
+
+
+def grid_box(
+    width: int, height: int, region: tuple[int, int, int, int], out: tuple[int, int], loose: str = ""
+) -> tuple[int, tuple[int, int]] | None:
+    """The power-of-two scale s at which `region` (x, y, w, h of a width × height image) is
+    a box of the grid's ceil-rounded level, and that box's size, when `out` asks for it:
+    the region's edges fall on the level's pixels (multiples of s, or the image's edge) and
+    `out` is (ceil(w/s), ceil(h/s)). Else None.
+
+    A viewer asks a tile at the image's edge as region + size, where w/out is not s
+    (5424 px → 170 px is 31.9 for 32): read as that scale, the tile is cut from the stored
+    level (or the DeepZoom tile it equals), not resampled from a finer one. `loose` names
+    the side of `out` the request left to the server ("w" or "h": IIIF `,h` and `w,`),
+    computed from the region's aspect (257 where the level has 256): that side may be one
+    pixel off and becomes the level's.
+    """
+    x, y, w, h = region
+    ratio = h / out[1] if loose == "w" else w / out[0]
+    if ratio < 1:
+        return None
+    low = 2 ** math.floor(math.log2(ratio))
+    for s in dict.fromkeys((low, 2 * low)):
+        on_pixels = not x % s and not y % s and ((x + w) % s == 0 or x + w == width)
+        if not on_pixels or not ((y + h) % s == 0 or y + h == height):
+            continue
+        size = (math.ceil(w / s), math.ceil(h / s))
+        if all(
+            got == want or (side == loose and abs(got - want) <= 1)
+            for side, got, want in zip("wh", out, size, strict=True)
+        ):
+            return s, size
+    return None

@@ -35,7 +35,7 @@ def stored_tile(src: SourceImage, plan: Plan, quality: int | None) -> bytes | No
     except TiffError:
         return None
     passable = ifd.compression == COMPRESSION_JPEG and (ifd.samples, ifd.photometric) in PASSABLE_COLOUR
-    exact_level = abs(ifd.width - src.width / level.downsample) <= 1  # as SourceImage.level_for
+    exact_level = level.stored_as(ifd.width, ifd.height, src.width, src.height)  # as SourceImage.level_for
     aligned = (width, height) == (ifd.tile_width, ifd.tile_height) and not left % width and not top % height
     inside = left + width <= ifd.width and top + height <= ifd.height
     if not (passable and jpeg.is_tables(tiles.jpeg_tables) and exact_level and aligned and inside):

@@ -23,6 +23,7 @@ from .opened import Opened
 from .plan import Plan, StretchRequest
 from .prefetch import Box, level_window
 from .source_image import SourceImage
+from .strips import striped_region
 
 
 def view_at(
@@ -52,14 +53,7 @@ def view_at(
         window = level_window(source, level, j2k, scale, box or (0, 0, width, height), margin=2**reduce)
         image = jpeg2000.level_image(source, j2k, window, reduce, deadline)
         downsample *= 2**reduce  # decoded at 1/2**reduce of the level's size (shrink-on-load)
-    chosen = stretching.resolve(source, stretch)
-    if chosen is not None:
-        image = stretching.apply(image, chosen)
-    elif image.bands > 4:
-        # Bands 1–3 are what is shown (as the stretch shows them); carrying the others
-        # through the mask, resize and crop only multiplies the work: the fuzzer's 245-band
-        # level took 1.1 GB of memory for one 256 px tile.
-        image = image.extract_band(0, n=3)
+    image = shown(source, image, stretch)
     if level.mask is not None:
         mask = _open_mask(source, level.mask)
         reads += (mask,)
@@ -68,6 +62,20 @@ def view_at(
     if factor != 1:
         image = resize(image, factor)
     return reads, _exactly(image, width, height)
+
+
+def shown(source: SourceImage, image, stretch: StretchRequest | None):
+    """The bands of stored pixels that are shown, as 8 bits where they are not (or where
+    `stretch` asks)."""
+    chosen = stretching.resolve(source, stretch)
+    if chosen is not None:
+        return stretching.apply(image, chosen)
+    if image.bands > 4:
+        # Bands 1–3 are what is shown (as the stretch shows them); carrying the others
+        # through the mask, resize and crop only multiplies the work: the fuzzer's 245-band
+        # level took 1.1 GB of memory for one 256 px tile.
+        return image.extract_band(0, n=3)
+    return image
 
 
 def _open_mask(source: SourceImage, mask) -> Opened:
@@ -102,12 +110,19 @@ def resize(image, hscale: float, vscale: float | None = None):
 
 
 def render(source: SourceImage, plan: Plan, deadline: float = math.inf):
-    """The plan as a lazy libvips image, and the open images it reads (for error cleanup);
-    JPEG 2000 tiles are decoded now, within `deadline` (monotonic)."""
-    reads, image = view_at(source, plan.scale, *plan.view, stretch=plan.stretch, box=plan.box, deadline=deadline)
+    """The plan as a lazy libvips image, and the open images it reads (for error cleanup;
+    none when the pixels come from a striped TIFF's strips, decoded from memory). JPEG 2000
+    tiles are decoded now, within `deadline` (monotonic)."""
     left, top, width, height = plan.box
-    _check_decode(source, reads[0].image, plan)
-    image = image.crop(left, top, width, height)
+    _jpeg2000_level(source, plan.scale)  # a level this build cannot decode: refused first
+    region = striped_region(source, plan)
+    if region is not None:
+        reads: tuple[Opened, ...] = ()
+        image = shown(source, region, plan.stretch)
+    else:
+        reads, image = view_at(source, plan.scale, *plan.view, stretch=plan.stretch, box=plan.box, deadline=deadline)
+        _check_decode(source, reads[0].image, plan)
+        image = image.crop(left, top, width, height)
     if (width, height) != plan.out:
         image = _exactly(resize(image, plan.out[0] / width, plan.out[1] / height), *plan.out)
     if plan.icc == "srgb":

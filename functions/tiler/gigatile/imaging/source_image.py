@@ -11,10 +11,11 @@ import math
 import threading
 
 from ..errors import PageNotFound, TooLarge, UnsupportedImage
-from ..formats import stored
+from ..formats import dicom, stored, vendors
 from ..formats.levels import Associated, Level, Mask, is_tiled_pyramid, structure
 from ..formats.tiff import TiffError, TiffFile, directory_windows
 from ..sources.reader import ObjectReader, VersionReader
+from ..sources.vips_source import PatchedReader, patched_size
 from .opened import Opened, OpenImages
 
 
@@ -27,7 +28,16 @@ class SourceImage:
         self.version = reader.version()
         # Directories beyond the first read (libvips' own pyramids): fetched in parallel
         # now, so that libvips' walk through them costs no further round trips.
-        windows = directory_windows(reader.read(0, 16, version=self.version), self.version.size, reader.open_bytes)
+        pinned = VersionReader(reader, self.version)
+        head = reader.read(0, 132, version=self.version)
+        # Bytes libvips reads in place of the object's: a DICOM instance shown as a TIFF.
+        self.patches: tuple[tuple[int, bytes], ...] = ()
+        if vendors.is_dicom(head):  # decided from the first bytes
+            try:
+                self.patches = dicom.parse(pinned, self.version.size).as_tiff(self.version.size)
+            except dicom.DicomError as exc:
+                raise UnsupportedImage(f"{vendors.DICOM_REFUSED}: {exc}") from None
+        windows = directory_windows(head, self.version.size, reader.open_bytes)
         if windows:
             reader.prefetch(windows, self.version, blocks=True)
         self.max_decode_pixels = max_decode_pixels
@@ -37,13 +47,20 @@ class SourceImage:
         # structure libvips tolerated but this parser refuses (found by fuzzing: a SubIFD
         # array past the end of the file) is an unreadable file, not a server error.
         try:
-            pinned = VersionReader(reader, self.version)
-            self.tiff = TiffFile(pinned, self.version.size) if self.loader == "tiff" else None
+            seen = PatchedReader(pinned, self.version.size, self.patches) if self.patches else pinned
+            self.tiff = TiffFile(seen, patched_size(self.version.size, self.patches)) if self.loader == "tiff" else None
+            # The scanner layout it follows ("aperio", "philips" …; None for other files).
+            self.flavor = "dicom" if self.patches else vendors.flavor(self.tiff) if self.tiff is not None else None
+            refused = vendors.refusal(self.flavor)
+            if refused:  # before any pixel is read
+                raise UnsupportedImage(refused)
             # Tiled with stored levels: the file needs no derived pyramid.
             self.tiled_pyramid = self.tiff is not None and is_tiled_pyramid(self.tiff)
             layout = structure(self.loader, first, self.tiff, page)
         except TiffError as exc:
             raise UnsupportedImage(f"not a readable TIFF: {exc}") from None
+        except vendors.Unsupported as exc:
+            raise UnsupportedImage(str(exc)) from None
         self.pages = layout.pages
         if not 0 <= page < self.pages:
             raise PageNotFound(f"page {page} is outside 0…{self.pages - 1}")
@@ -93,10 +110,10 @@ class SourceImage:
 
     @property
     def format(self) -> str:
-        return self.loader
+        return "dicom" if self.flavor == "dicom" else self.loader
 
     def open(self, options: tuple, patches: tuple = ()) -> Opened:
-        return self.images.open(self.reader, self.version.etag, dict(options), patches)
+        return self.images.open(self.reader, self.version.etag, dict(options), self.patches + patches)
 
     def open_mask(self, mask: Mask) -> Opened:
         """A level's 1-bit mask, as a one-band uchar image (255 where the level is opaque)."""
@@ -127,7 +144,7 @@ class SourceImage:
             )
         opened = self.open(level.options)
         d = level.downsample
-        nominal = abs(opened.image.width - self.width / d) <= 1 and abs(opened.image.height - self.height / d) <= 1
+        nominal = level.stored_as(opened.image.width, opened.image.height, self.width, self.height)
         return level, opened, d if nominal else self.width / opened.image.width
 
     def level_at(self, scale: float) -> Level:

@@ -29,6 +29,7 @@ from ..http.negotiation import output_format
 from ..http.offload import offload
 from ..http.responses import Body, Cache, respond
 from ..http.signing import require_access, split_path_token
+from ..imaging.geometry import grid_box
 from ..imaging.plan import Plan
 from ..imaging.source_image import SourceImage
 from ..observability import record_tile
@@ -61,6 +62,9 @@ class Limits:
     @classmethod
     def of(cls, settings: Settings) -> Limits:
         return cls(settings.max_output_side, settings.max_output_side, settings.max_output_pixels)
+
+    def allows(self, w: int, h: int) -> bool:
+        return w <= self.max_width and h <= self.max_height and w * h <= self.max_area
 
     def fit(self, w: float, h: float) -> tuple[int, int]:
         """(w, h) scaled down, keeping its aspect, until it is within every limit."""
@@ -109,8 +113,9 @@ def parse_size(text: str, rw: int, rh: int, limits: Limits, version: int = 3) ->
             k = min(int(ws) / rw, int(hs) / rh)
             w, h = round(rw * k), round(rh * k)
         else:
-            w = int(ws) if ws else round(rw * int(hs) / rh)
-            h = int(hs) if hs else round(rh * int(ws) / rw)
+            # A computed side is at least 1 px: `512,` of a 1 px high row at the image's edge.
+            w = int(ws) if ws else max(1, round(rw * int(hs) / rh))
+            h = int(hs) if hs else max(1, round(rh * int(ws) / rw))
     else:
         keywords = "full, max" if version == 2 else "max"
         marker = "" if version == 2 else " (with ^ to upscale)"
@@ -140,14 +145,23 @@ def plan_for(region: str, size: str, rotation: str, quality: str, limits: Limits
     if quality not in QUALITIES:
         raise InvalidParameter(f"quality must be one of {', '.join(QUALITIES)}, got {quality!r}")
 
+    # `w,` and `,h` leave the other side to the server (grid_box).
+    loose = "h" if re.fullmatch(r"\^?\d+,", size) else "w" if re.fullmatch(r"\^?,\d+", size) else ""
+
     def plan(src: SourceImage) -> Plan:
         rx, ry, rw, rh = parse_region(region, src.width, src.height)
         ow, oh = parse_size(size, rw, rh, limits, version)
+        shown = "color" if quality == "default" else quality
+        tile = grid_box(src.width, src.height, (rx, ry, rw, rh), (ow, oh), loose)
+        if tile is not None and limits.allows(*tile[1]):  # a tile of the grid: as DeepZoom cuts it
+            s, out = tile
+            view = (math.ceil(src.width / s), math.ceil(src.height / s))
+            return Plan(s, view, (rx // s, ry // s, *out), out, mirror, angle, shown)
         scale = min(rw / ow, rh / oh)
         view = (math.ceil(src.width / scale), math.ceil(src.height / scale))
         left, top = min(math.floor(rx / scale), view[0] - 1), min(math.floor(ry / scale), view[1] - 1)
         box = (left, top, max(1, min(round(rw / scale), view[0] - left)), max(1, min(round(rh / scale), view[1] - top)))
-        return Plan(scale, view, box, (ow, oh), mirror, angle, "color" if quality == "default" else quality)
+        return Plan(scale, view, box, (ow, oh), mirror, angle, shown)
 
     return plan
 

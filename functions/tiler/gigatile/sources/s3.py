@@ -1,40 +1,76 @@
-"""S3 as a store: ranged GETs pinned to one ETag, over one reused boto3 client."""
+"""S3 as a store: ranged GETs pinned to one ETag, sent as plain HTTP requests of a presigned URL.
+
+A ranged GET through botocore costs ≈ 2 × the CPU of the same GET sent with urllib3
+(signing, event hooks, header dicts, response parsing; docs/performance.md). So the boto3
+client presigns one GetObject URL per key, with its own endpoint resolution
+(AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, path or virtual addressing) and credentials
+(session tokens too), and each ranged GET is that URL with `Range` and `If-Match`
+headers, over one urllib3 pool kept across warm invocations. A SigV4 query signature
+covers `host` only: S3 accepts other standard headers unsigned (the AWS SDK for Java's
+presigned-URL downloader adds its own Range and If-Match the same way). Listing and the
+converter's writes stay on the boto3 client.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import heapq
+import random
+import re
+import socket
 import threading
+import time
 from collections.abc import Iterator
+from email.utils import parsedate_to_datetime
 
 import boto3
+import botocore.httpsession
+import botocore.session
+import urllib3
 from botocore.config import Config
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectionError,
-    HTTPClientError,
-    ReadTimeoutError,
-    ResponseStreamingError,
-)
+from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
+from urllib3.connectionpool import HTTPConnectionPool
+from urllib3.exceptions import ProtocolError, ReadTimeoutError
+from urllib3.util import parse_url
 
 from ..errors import Forbidden, ImageNotFound, SourceChanged, UpstreamError, UpstreamUnavailable
 from .base import Entry, ObjectVersion, Store
 
-# Codes S3 uses for "try again later"; after botocore's own bounded retries they become 503.
+# Codes S3 uses for "try again later"; after the bounded retries they become 503.
 _THROTTLED = {"SlowDown", "ServiceUnavailable", "Throttling", "RequestTimeout", "503"}
+# What botocore's standard retry mode retries, and how long it waits before attempt n + 1:
+# rand(0, 1) × base × 2^(n-1), base 1 s after throttling and 50 ms after other errors.
+ATTEMPTS = 3  # the first try included
+_RETRIED_STATUS = {500, 502, 503, 504}
+_RETRIED_CODES = {"SlowDown", "Throttling", "RequestTimeout", "RequestTimeoutException", "InternalError"}
+_THROTTLING_BASE, _TRANSIENT_BASE = 1.0, 0.05
+# Three attempts of at most 2 + 2 s stay inside the default 8 s request deadline.
+TIMEOUT = urllib3.Timeout(connect=2, read=2)
+# A presigned URL is valid for URL_EXPIRES but used for URL_REUSE at most: less than the
+# 10 min before expiry in which botocore must refresh expiring credentials (assumed roles,
+# container and SSO credentials) before it signs (RefreshableCredentials'
+# _mandatory_refresh_timeout), so the credentials a URL was signed with outlive its use.
+# Lambda's role credentials come in the environment, valid for the sandbox's lifetime.
+URL_EXPIRES = 3600
+URL_REUSE = 300.0
+URL_KEYS = 4096  # URLs kept (one per key read recently)
+_CODE = re.compile(rb"<Code>([^<]*)</Code>")
+_REGION = re.compile(rb"<Region>([^<]*)</Region>")
+_KEEPALIVE = (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)  # as botocore's tcp_keepalive
 
 
-def make_client(max_connections: int):
+def make_client(max_connections: int, region: str | None = None, session=None):
     """The endpoint comes from boto3's own AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL."""
     config = Config(
         max_pool_connections=max_connections,
-        retries={"mode": "standard", "total_max_attempts": 3},  # the first try included
-        # Three attempts of at most 2 + 2 s stay inside the default 8 s request deadline.
+        retries={"mode": "standard", "total_max_attempts": ATTEMPTS},
         connect_timeout=2,
         read_timeout=2,
         tcp_keepalive=True,
+        # SigV4 presigned URLs (a bare client may presign with the retired SigV2).
+        signature_version="s3v4",
     )
-    return boto3.session.Session().client("s3", config=config)
+    return boto3.session.Session(botocore_session=session).client("s3", config=config, region_name=region)
 
 
 def _parse_size(content_range: str | None, length: int) -> int:
@@ -46,6 +82,11 @@ def _parse_size(content_range: str | None, length: int) -> int:
     return length
 
 
+def _error_code(body: bytes) -> str:
+    found = _CODE.search(body[:4096])
+    return found.group(1).decode("utf-8", "replace") if found else ""
+
+
 class S3Store(Store):
     def __init__(self, bucket: str, prefix: str, max_connections: int = 16):
         self.bucket = bucket
@@ -53,37 +94,54 @@ class S3Store(Store):
         self.name = f"s3://{bucket}"
         self.max_connections = max_connections
         self._client = None
+        self._http: urllib3.PoolManager | None = None
+        # key → (connection pool of the URL's host, the URL's path and query, reuse until)
+        self._urls: dict[str, tuple[HTTPConnectionPool, str, float]] = {}
         self._client_lock = threading.Lock()
 
     def client(self):
-        """Created on first use and kept: keep-alive connections are the cheapest GET there is."""
+        """Created on first use and kept, with the connection pool of the ranged GETs:
+        keep-alive connections are the cheapest GET there is."""
         with self._client_lock:
             if self._client is None:
-                self._client = make_client(self.max_connections)
+                session = botocore.session.get_session()
+                self._client = make_client(self.max_connections, session=session)
+                # Certificates as botocore verifies them: AWS_CA_BUNDLE, else its bundle.
+                ca_certs = session.get_config_variable("ca_bundle") or botocore.httpsession.get_cert_path(True)
+                self._http = urllib3.PoolManager(
+                    num_pools=4,
+                    maxsize=self.max_connections,
+                    timeout=TIMEOUT,
+                    retries=False,
+                    ca_certs=ca_certs,
+                    socket_options=[*urllib3.connection.HTTPConnection.default_socket_options, _KEEPALIVE],
+                )
             return self._client
 
     def warm(self) -> None:
         self.client()
+        # The first presign evaluates botocore's endpoint rules and fills its caches
+        # (2–7 ms): one now, of a key nothing reads (presigning sends no request). And the
+        # process's first host name lookup loads the resolver and Python's idna codec
+        # (≈ 10 ms of CPU): one now for S3's host, not in the first request.
+        with contextlib.suppress(UpstreamError, OSError):  # no credentials, no DNS: the first read says so
+            pool, _ = self._url(self.prefix + "gigatile-warm-up")
+            socket.getaddrinfo(pool.host, pool.port, type=socket.SOCK_STREAM)
 
     def key_for(self, image_id: str) -> str:
         return self.prefix + image_id
 
     def fetch(self, key: str, start: int, end: int, etag: str | None) -> tuple[bytes, ObjectVersion]:
-        args = {"Bucket": self.bucket, "Key": key, "Range": f"bytes={start}-{end}"}
+        headers = {"Range": f"bytes={start}-{end}"}
         if etag is not None:
-            args["IfMatch"] = f'"{etag}"'
-        try:
-            resp, data = self._get_and_read(args)
-        except ClientError as exc:
-            return self._client_error(exc, key)
-        except (ConnectionError, HTTPClientError) as exc:
-            raise UpstreamUnavailable(f"S3 unreachable: {type(exc).__name__}") from exc
-        except BotoCoreError as exc:
-            raise UpstreamError(f"S3 read failed: {type(exc).__name__}") from exc
+            headers["If-Match"] = f'"{etag}"'
+        status, answer, data = self._get(key, headers)
+        if status not in (200, 206):
+            return self._refused(status, _error_code(data), key)
         version = ObjectVersion(
-            size=_parse_size(resp.get("ContentRange"), resp.get("ContentLength", len(data))),
-            etag=resp.get("ETag", "").strip('"'),
-            last_modified=resp.get("LastModified"),
+            size=_parse_size(answer.get("Content-Range"), len(data)),
+            etag=answer.get("ETag", "").strip('"'),
+            last_modified=_http_date(answer.get("Last-Modified")),
         )
         expected = min(end, version.size - 1) - start + 1
         if len(data) != expected:
@@ -118,16 +176,83 @@ class S3Store(Store):
                 return
             args["ContinuationToken"] = page["NextContinuationToken"]
 
-    def _get_and_read(self, args: dict):
-        # botocore retries a failed request, but not a body cut off halfway (a reset
-        # connection) or stalled past the read timeout: that gets one more GET here.
-        for attempt in (1, 2):
-            resp = self.client().get_object(**args)
+    def _url(self, key: str, renew: bool = False) -> tuple[HTTPConnectionPool, str]:
+        """The presigned GetObject URL of `key`, signed again after URL_REUSE, as the pool of
+        its host and its path: urllib3 parses a whole URL character by character (≈ 60 µs
+        for one of 300 characters, each GET)."""
+        now = time.monotonic()
+        kept = self._urls.get(key)
+        if kept is not None and kept[2] > now and not renew:
+            return kept[0], kept[1]
+        try:
+            url = self.client().generate_presigned_url(
+                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=URL_EXPIRES
+            )
+        except BotoCoreError as exc:  # no credentials, a bad endpoint URL
+            raise UpstreamError(f"S3 request could not be signed: {type(exc).__name__}") from exc
+        parsed = parse_url(url)
+        pool = self._pool().connection_from_host(parsed.host, parsed.port, parsed.scheme)
+        with self._client_lock:
+            if len(self._urls) >= URL_KEYS:
+                del self._urls[next(iter(self._urls))]  # the oldest
+            self._urls[key] = (pool, parsed.request_uri, now + URL_REUSE)
+        return pool, parsed.request_uri
+
+    def _get(self, key: str, headers: dict[str, str]):
+        """(status, headers, body) of one GET, retried as botocore's standard mode retries;
+        a body cut off halfway or stalled past the read timeout gets one more GET."""
+        (pool, url), renewed, relocated = self._url(key), False, False
+        attempt, broken_bodies = 1, 0
+        while True:
             try:
-                return resp, resp["Body"].read()
-            except (ResponseStreamingError, ReadTimeoutError) as exc:
-                if attempt == 2:
+                # enforce_content_length: a short body is an error (urllib3 1.26, the Lambda
+                # runtime's, does not check by default).
+                resp = pool.urlopen("GET", url, headers=headers, preload_content=False, enforce_content_length=True)
+            except urllib3.exceptions.HTTPError as exc:  # no answer: refused, reset, timed out
+                if attempt == ATTEMPTS:
+                    raise UpstreamUnavailable(f"S3 unreachable: {type(exc).__name__}") from exc
+                _back_off(attempt, _TRANSIENT_BASE)
+                attempt += 1
+                continue
+            try:
+                data = resp.read(decode_content=False)  # the stored bytes, as boto3 gives them
+            except (ProtocolError, ReadTimeoutError) as exc:
+                broken_bodies += 1
+                if broken_bodies == 2:
                     raise UpstreamError(f"S3 broke off the response body twice ({type(exc).__name__})") from exc
+                continue
+            finally:
+                resp.release_conn()
+            status = resp.status
+            region = _bucket_region(status, resp.headers, data)
+            if region and not relocated:
+                # Signed for another region than the bucket's (botocore's own requests
+                # follow such a redirect): sign for the bucket's region from now on.
+                self._relocate(region)
+                (pool, url), relocated = self._url(key, renew=True), True
+                continue
+            if status == 403 and not renewed:
+                # A kept URL no longer accepted (credentials rotated early, a clock jump):
+                # sign again once before saying Forbidden.
+                (pool, url), renewed = self._url(key, renew=True), True
+                continue
+            code = _error_code(data) if status >= 300 else ""
+            if attempt < ATTEMPTS and (status in _RETRIED_STATUS or code in _RETRIED_CODES):
+                _back_off(attempt, _THROTTLING_BASE if code in _THROTTLED else _TRANSIENT_BASE)
+                attempt += 1
+                continue
+            return status, resp.headers, data
+
+    def _relocate(self, region: str) -> None:
+        with self._client_lock:
+            self._client = make_client(self.max_connections, region=region)
+            self._urls.clear()
+
+    def _pool(self) -> urllib3.PoolManager:
+        if self._http is None:
+            self.client()
+        assert self._http is not None
+        return self._http
 
     # -- writes (the converter's): keys here are whole keys, not ids under the prefix ----
     def exists(self, key: str) -> bool:
@@ -168,6 +293,10 @@ class S3Store(Store):
     def _client_error(self, exc: ClientError, key: str):
         code = exc.response.get("Error", {}).get("Code", "")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        return self._refused(status, code, key)
+
+    def _refused(self, status: int, code: str, key: str):
+        """The domain error for an S3 error response (an empty object for 416)."""
         if code in ("NoSuchKey", "NotFound", "404") or status == 404:
             raise ImageNotFound(f"no such image: {key}") from None
         if code == "PreconditionFailed" or status == 412:
@@ -180,3 +309,23 @@ class S3Store(Store):
         if code in _THROTTLED or status == 503:
             raise UpstreamUnavailable(f"S3 is throttling or unavailable ({code})") from None
         raise UpstreamError(f"S3 error {code or status}") from None
+
+
+def _bucket_region(status: int, headers, body: bytes) -> str | None:
+    """The bucket's region when S3 says the request went to, or was signed for, another:
+    301 PermanentRedirect, or 400 with the region expected."""
+    if status not in (301, 400):
+        return None
+    found = _REGION.search(body[:4096])
+    return headers.get("x-amz-bucket-region") or (found.group(1).decode() if found else None)
+
+
+def _http_date(value: str | None):
+    try:
+        return parsedate_to_datetime(value) if value else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _back_off(attempt: int, base: float) -> None:
+    time.sleep(random.random() * base * 2 ** (attempt - 1))

@@ -12,6 +12,36 @@ from . import budget
 from .reader import ObjectReader
 
 
+def patched_size(size: int, patches: tuple[tuple[int, bytes], ...]) -> int:
+    """The object's size as `patches` show it (longer when one lies past its end)."""
+    return max([size] + [offset + len(value) for offset, value in patches])
+
+
+def overlay(start: int, data: bytes, patches: tuple[tuple[int, bytes], ...], want: int) -> bytes:
+    """`data`, read at `start`, with `patches` written over it; `want` bytes long where the
+    read ran past the object's end into a patch."""
+    out = bytearray(data.ljust(want, b"\0"))
+    for offset, value in patches:
+        lo, hi = max(offset, start), min(offset + len(value), start + len(out))
+        if lo < hi:
+            out[lo - start : hi - start] = value[lo - offset : hi - offset]
+    return bytes(out)
+
+
+class PatchedReader:
+    """A version of an object as `patches` show it, for parsers (formats.tiff) that must read
+    what libvips reads."""
+
+    def __init__(self, reader, size: int, patches: tuple[tuple[int, bytes], ...]):
+        self.reader = reader  # a VersionReader
+        self.size = patched_size(size, patches)
+        self.patches = patches
+
+    def read(self, offset: int, length: int, exact: bool = False) -> bytes:
+        data = self.reader.read(offset, length, exact) if length else b""
+        return overlay(offset, data, self.patches, max(0, min(length, self.size - offset)))
+
+
 class RangeSource:
     """Holds the read position and the first error a callback hit.
 
@@ -22,11 +52,12 @@ class RangeSource:
     def __init__(self, reader: ObjectReader, patches: tuple[tuple[int, bytes], ...] = ()):
         self.reader = reader
         # (offset, bytes) shown in place of the object's own: a few bytes of a directory,
-        # to let libvips read an image the way the format layer says it is.
+        # to let libvips read an image the way the format layer says it is; past the end,
+        # bytes the object seems to end with (a DICOM instance's TIFF directory).
         self.patches = patches
         # Pinned: an image reads the version it was opened from, or fails (SourceChanged).
         self.version = reader.version()
-        self.size = self.version.size
+        self.size = patched_size(self.version.size, patches)
         self._pos = 0
         # Set once the header is parsed and the format is known to be random-access:
         # from then on each read is a tile's bytes, fetched exactly.
@@ -61,17 +92,9 @@ class RangeSource:
                 self._error = self._error or exc
                 return None
             if self.patches:
-                data = self._patched(self._pos, data)
+                data = overlay(self._pos, data, self.patches, max(0, min(length, self.size - self._pos)))
             self._pos += len(data)
             return data
-
-    def _patched(self, start: int, data: bytes) -> bytes:
-        out = bytearray(data)
-        for offset, value in self.patches:
-            lo, hi = max(offset, start), min(offset + len(value), start + len(out))
-            if lo < hi:
-                out[lo - start : hi - start] = value[lo - offset : hi - offset]
-        return bytes(out)
 
     def _on_seek(self, offset: int, whence: int) -> int:
         with self._lock:

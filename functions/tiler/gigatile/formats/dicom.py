@@ -1,0 +1,230 @@
+"""A DICOM WSI instance (one level of a slide, DICOM PS3.3 A.32.8), and how libvips reads it:
+as a TIFF whose tiles are the instance's frames.
+
+An instance of the VL Whole Slide Microscopy Image IOD stores one pyramid level as frames:
+tiles of Rows × Columns of the Total Pixel Matrix, row by row (TILED_FULL), each frame a
+complete JPEG stream in the encapsulated Pixel Data, found through the Basic Offset Table.
+libvips has no DICOM loader, but its TIFF loader reads tiles that are complete JPEG
+streams: so the reader shows libvips a TIFF — the 8-byte TIFF header over the (unused)
+start of the 128-byte preamble, and one IFD appended past the object's end whose tile
+offsets are the frames' — and every level, tile and range rule of tiled TIFFs applies.
+The object is not changed.
+
+Parsed here by ranges (explicit VR little endian, as JPEG transfer syntaxes are): the
+data set up to Pixel Data, the offset table, and the last frame's item header. Anything
+else — other transfer syntaxes (JPEG 2000, uncompressed), TILED_SPARSE, several focal
+planes or optical paths, frames without an offset table — is refused with its reason.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from .tiff import ByteReader
+
+JPEG_BASELINE = "1.2.840.10008.1.2.4.50"
+VL_WHOLE_SLIDE = "1.2.840.10008.5.1.4.1.1.77.1.6"
+PREAMBLE = 128
+LONG_VRS = {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+UNDEFINED = 0xFFFFFFFF
+ITEM, ITEM_END, SEQUENCE_END = (0xFFFE, 0xE000), (0xFFFE, 0xE00D), (0xFFFE, 0xE0DD)
+PIXEL_DATA = (0x7FE0, 0x0010)
+HEADER_READ = 256 * 1024  # the data set before Pixel Data: a few KiB
+MAX_HEADER = 16 * 1024 * 1024  # a data set longer than this before Pixel Data is refused
+MAX_DEPTH = 8
+MAX_FRAMES = 1 << 22
+
+# The tags read, by (group, element).
+WANTED = {
+    (0x0002, 0x0010): "transfer_syntax",
+    (0x0008, 0x0016): "sop_class",
+    (0x0028, 0x0002): "samples",
+    (0x0028, 0x0004): "photometric",
+    (0x0028, 0x0008): "frames",
+    (0x0028, 0x0010): "rows",
+    (0x0028, 0x0011): "columns",
+    (0x0028, 0x0100): "bits",
+    (0x0048, 0x0006): "total_columns",
+    (0x0048, 0x0007): "total_rows",
+    (0x0020, 0x9311): "organization",
+    (0x0048, 0x0302): "optical_paths",
+    (0x0048, 0x0303): "focal_planes",
+}
+
+
+class DicomError(Exception):
+    """Not a DICOM WSI instance this build serves (the message says why)."""
+
+
+@dataclass(frozen=True)
+class Instance:
+    width: int
+    height: int
+    tile_width: int
+    tile_height: int
+    samples: int
+    photometric: str  # YBR_FULL_422, YBR_FULL, RGB, MONOCHROME2
+    frames: tuple[tuple[int, int], ...]  # (offset, length) of each frame's JPEG stream
+
+    def as_tiff(self, size: int) -> tuple[tuple[int, bytes], ...]:
+        """(offset, bytes) patches that make the `size`-byte object read as a one-IFD tiled
+        TIFF of this instance: its header at 0, its IFD (and arrays) appended at `size`."""
+        photometric = {"RGB": 2, "MONOCHROME2": 1}.get(self.photometric, 6)  # YBR_*: YCbCr
+        tags = [  # (tag, type (3 SHORT, 4 LONG), values)
+            (256, 4, [self.width]),
+            (257, 4, [self.height]),
+            (258, 3, [8] * self.samples),
+            (259, 3, [7]),  # JPEG: each tile a complete JPEG stream
+            (262, 3, [photometric]),
+            (277, 3, [self.samples]),
+            (284, 3, [1]),
+            (322, 4, [self.tile_width]),
+            (323, 4, [self.tile_height]),
+            (324, 4, [offset for offset, _ in self.frames]),
+            (325, 4, [length for _, length in self.frames]),
+        ]
+        extra_at = size + 2 + 12 * len(tags) + 4
+        entries, extra = b"", b""
+        for tag, kind, values in tags:
+            data = struct.pack(f"<{len(values)}{'H' if kind == 3 else 'I'}", *values)
+            if len(data) <= 4:
+                field = data.ljust(4, b"\0")
+            else:  # values that do not fit in the entry follow the IFD
+                field, extra = struct.pack("<I", extra_at + len(extra)), extra + data
+            entries += struct.pack("<HHI", tag, kind, len(values)) + field
+        if extra_at + len(extra) >= 1 << 32:
+            raise DicomError("over 4 GB is not served")
+        tail = struct.pack("<H", len(tags)) + entries + b"\0" * 4 + extra
+        return ((0, b"II*\0" + struct.pack("<I", size)), (size, tail))
+
+
+class _Parser:
+    def __init__(self, reader: ByteReader, size: int):
+        self.reader, self.size = reader, size
+        self.head = reader.read(0, min(size, HEADER_READ))
+        self.found: dict[str, bytes] = {}
+        self.pixel_data = -1  # offset of Pixel Data's first item
+
+    def _bytes(self, offset: int, length: int) -> bytes:
+        if offset < 0 or offset + length > self.size:
+            raise DicomError("truncated")
+        if offset + length <= len(self.head):
+            return self.head[offset : offset + length]
+        return self.reader.read(offset, length)
+
+    def elements(self, offset: int, end: int, depth: int) -> int:
+        """Walk the elements from `offset` up to `end` (or an item's end), keeping WANTED
+        ones; returns where the walk stopped."""
+        if depth > MAX_DEPTH:
+            raise DicomError("sequences nested too deep")
+        while offset < end:
+            if offset > min(MAX_HEADER, self.size):
+                raise DicomError("truncated" if offset > self.size else "data set over 16 MiB before Pixel Data")
+            group, element = struct.unpack("<HH", self._bytes(offset, 4))
+            if (group, element) == ITEM_END:
+                return offset + 8
+            vr = self._bytes(offset + 4, 2)
+            if vr in LONG_VRS:
+                length, value_at = struct.unpack("<I", self._bytes(offset + 8, 4))[0], offset + 12
+            else:
+                length, value_at = struct.unpack("<H", self._bytes(offset + 6, 2))[0], offset + 8
+            if (group, element) == PIXEL_DATA:
+                if depth:
+                    raise DicomError("Pixel Data inside a sequence")
+                if length != UNDEFINED:
+                    raise DicomError("native (uncompressed) Pixel Data is not served")
+                self.pixel_data = value_at
+                return value_at
+            if length == UNDEFINED:
+                if vr != b"SQ":
+                    raise DicomError(f"undefined length outside a sequence ({group:04X},{element:04X})")
+                offset = self.sequence(value_at, depth + 1)
+                continue
+            if (group, element) in WANTED and length <= 1024:
+                self.found[WANTED[group, element]] = self._bytes(value_at, length)
+            offset = value_at + length
+        return offset
+
+    def sequence(self, offset: int, depth: int) -> int:
+        """Skip a sequence of undefined length: its items, up to its delimiter."""
+        while True:
+            if offset > min(MAX_HEADER, self.size):
+                raise DicomError("truncated" if offset > self.size else "data set over 16 MiB before Pixel Data")
+            tag = struct.unpack("<HH", self._bytes(offset, 4))
+            length = struct.unpack("<I", self._bytes(offset + 4, 4))[0]
+            if tag == SEQUENCE_END:
+                return offset + 8
+            if tag != ITEM:
+                raise DicomError("malformed sequence")
+            if length == UNDEFINED:
+                offset = self.elements(offset + 8, self.size, depth)
+            else:
+                offset += 8 + length
+
+
+def _text(found: dict[str, bytes], name: str) -> str:
+    return found.get(name, b"").decode("latin-1").strip("\0 ")
+
+
+def _int(found: dict[str, bytes], name: str, size: int) -> int | None:
+    """A US (`size` 2), UL (4) or IS (0: an integer string) value, or None."""
+    raw = found.get(name, b"")
+    if size == 0:
+        text = raw.decode("latin-1").strip("\0 ")
+        return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
+    return int(struct.unpack("<H" if size == 2 else "<I", raw)[0]) if len(raw) == size else None
+
+
+def parse(reader: ByteReader, size: int) -> Instance:
+    """The instance's geometry and frames; DicomError when it is not one this build serves."""
+    if size < PREAMBLE + 4:
+        raise DicomError("truncated")
+    parser = _Parser(reader, size)
+    if parser._bytes(PREAMBLE, 4) != b"DICM":
+        raise DicomError("not a DICOM Part 10 file")
+    parser.elements(PREAMBLE + 4, size, 0)
+    found = parser.found
+    syntax = _text(found, "transfer_syntax")
+    if _text(found, "sop_class") != VL_WHOLE_SLIDE:
+        raise DicomError("is not a VL Whole Slide Microscopy image")
+    if syntax != JPEG_BASELINE:
+        raise DicomError(f"transfer syntax {syntax or 'unknown'} is not served (only JPEG baseline)")
+    if parser.pixel_data < 0:
+        raise DicomError("without encapsulated Pixel Data")
+    if _text(found, "organization") not in ("", "TILED_FULL"):
+        raise DicomError("frames not TILED_FULL are not served")
+    for name in ("optical_paths", "focal_planes"):
+        if (_int(found, name, 4) or 1) > 1:
+            raise DicomError(f"several {name.replace('_', ' ')} are not served")
+    rows, columns = _int(found, "rows", 2), _int(found, "columns", 2)
+    width, height = _int(found, "total_columns", 4) or columns, _int(found, "total_rows", 4) or rows
+    samples, frames = _int(found, "samples", 2), _int(found, "frames", 0) or 1
+    if not (rows and columns and width and height and samples in (1, 3)) or _int(found, "bits", 2) != 8:
+        raise DicomError("without a usable image geometry (8-bit, 1 or 3 samples)")
+    tiles = -(-width // columns) * -(-height // rows)
+    if frames != tiles or frames > MAX_FRAMES:
+        raise DicomError(f"has {frames} frames for {tiles} tiles")
+    return Instance(width, height, columns, rows, samples, _text(found, "photometric"), _frames(parser, frames))
+
+
+def _frames(parser: _Parser, count: int) -> tuple[tuple[int, int], ...]:
+    """Each frame's JPEG stream, from the Basic Offset Table (one fragment per frame, as
+    JPEG baseline writers store them; a frame of several fragments fails to decode: 415)."""
+    at = parser.pixel_data
+    tag = struct.unpack("<HH", parser._bytes(at, 4))
+    length = struct.unpack("<I", parser._bytes(at + 4, 4))[0]
+    if tag != ITEM or length not in (4 * count, 0) or (length == 0 and count > 1):
+        raise DicomError("frames without a Basic Offset Table are not served")
+    # An empty table is allowed for one frame: it is the first fragment.
+    table = struct.unpack(f"<{count}I", parser._bytes(at + 8, length)) if length else (0,)
+    first = at + 8 + length  # the first fragment's item
+    items = [first + offset for offset in table] + [-1]
+    last = struct.unpack("<HHI", parser._bytes(items[-2], 8))
+    if last[:2] != ITEM:
+        raise DicomError("Basic Offset Table does not point at frames")
+    items[-1] = items[-2] + 8 + last[2]
+    frames = tuple((item + 8, items[i + 1] - item - 8) for i, item in enumerate(items[:-1]))
+    if any(length <= 0 or offset + length > parser.size for offset, length in frames):
+        raise DicomError("Basic Offset Table does not point at frames")
+    return frames
