@@ -251,3 +251,39 @@ def test_a_bucket_in_another_region_is_signed_for_its_region(configure, s3):
     assert "/us-east-1/" in _query(moved)["X-Amz-Credential"].replace("%2F", "/")
     assert all("/eu-west-1/" in _query(r)["X-Amz-Credential"].replace("%2F", "/") for r in rest)
     assert tile(client, "pyr.tif", 5, 2, 2).content == good.content
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:4569"},  # a local S3: path addressing
+        {"AWS_DEFAULT_REGION": "eu-west-1", "AWS_SESSION_TOKEN": "token/+="},  # AWS: virtual host, a role's token
+        {"AWS_DEFAULT_REGION": "cn-north-1"},  # another partition's domain
+    ],
+)
+def test_urls_are_signed_as_the_botocore_client_signs_them(monkeypatch, env):
+    """The store signs without a client (sources/s3.UrlSigner); botocore's own presigner,
+    at the same instant, is the oracle: the same URL, byte for byte, for awkward keys."""
+    import datetime
+
+    import botocore.auth
+
+    from gigatile.sources.s3 import URL_EXPIRES, UrlSigner, make_client
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    instant = datetime.datetime(2026, 1, 2, 3, 4, 5)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: instant)
+    signer = UrlSigner("my-bucket")
+    client = make_client(4)  # boto3's client, as listing uses
+    keys = ["a.tif", "dir/sub dir/ü+%20=&?#~*.tif", "//double//slash", "-"]
+    for key in keys:
+        expected = client.generate_presigned_url(
+            "get_object", Params={"Bucket": "my-bucket", "Key": key}, ExpiresIn=URL_EXPIRES
+        )
+        assert signer.url(key, URL_EXPIRES) == expected

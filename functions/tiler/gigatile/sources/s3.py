@@ -1,14 +1,19 @@
 """S3 as a store: ranged GETs pinned to one ETag, sent as plain HTTP requests of a presigned URL.
 
 A ranged GET through botocore costs ≈ 2 × the CPU of the same GET sent with urllib3
-(signing, event hooks, header dicts, response parsing; docs/performance.md). So the boto3
-client presigns one GetObject URL per key, with its own endpoint resolution
-(AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, path or virtual addressing) and credentials
-(session tokens too), and each ranged GET is that URL with `Range` and `If-Match`
-headers, over one urllib3 pool kept across warm invocations. A SigV4 query signature
-covers `host` only: S3 accepts other standard headers unsigned (the AWS SDK for Java's
-presigned-URL downloader adds its own Range and If-Match the same way). Listing and the
-converter's writes stay on the boto3 client.
+(signing, event hooks, header dicts, response parsing; docs/performance.md). So each key
+gets one presigned GetObject URL, and each ranged GET is that URL with `Range` and
+`If-Match` headers, over one urllib3 pool kept across warm invocations. A SigV4 query
+signature covers `host` only: S3 accepts other standard headers unsigned (the AWS SDK for
+Java's presigned-URL downloader adds its own Range and If-Match the same way).
+
+The URLs are signed without a botocore client: a client holds ≈ 10 MiB that a tile never
+needs (botocore's endpoints.json, the S3 model, the endpoint rule set). One client is made
+at first use, presigns one probe key to learn the bucket's base URL (its endpoint
+resolution: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, path or virtual addressing, FIPS,
+partitions) and region, and is dropped; later URLs are signed by botocore's own
+`S3SigV4QueryAuth` with the session's credentials (refreshed by botocore as they expire).
+Listing and the converter's writes use a boto3 client, made when first needed.
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ import threading
 import time
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
+from urllib.parse import quote
 
-import boto3
 import botocore.httpsession
 import botocore.session
 import urllib3
+from botocore.auth import S3SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 from urllib3.connectionpool import HTTPConnectionPool
@@ -59,9 +66,12 @@ _REGION = re.compile(rb"<Region>([^<]*)</Region>")
 _KEEPALIVE = (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)  # as botocore's tcp_keepalive
 
 
-def make_client(max_connections: int, region: str | None = None, session=None):
-    """The endpoint comes from boto3's own AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL."""
-    config = Config(
+# The key the signer's base URL is learnt from (presigning sends no request).
+_PROBE_KEY = "gigatile-probe"
+
+
+def _config(max_connections: int) -> Config:
+    return Config(
         max_pool_connections=max_connections,
         retries={"mode": "standard", "total_max_attempts": ATTEMPTS},
         connect_timeout=2,
@@ -70,7 +80,38 @@ def make_client(max_connections: int, region: str | None = None, session=None):
         # SigV4 presigned URLs (a bare client may presign with the retired SigV2).
         signature_version="s3v4",
     )
-    return boto3.session.Session(botocore_session=session).client("s3", config=config, region_name=region)
+
+
+def make_client(max_connections: int, region: str | None = None, session=None):
+    """The endpoint comes from boto3's own AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL."""
+    import boto3  # listing and writes only: a tile never needs boto3 (≈ 3 MiB imported)
+
+    return boto3.session.Session(botocore_session=session).client(
+        "s3", config=_config(max_connections), region_name=region
+    )
+
+
+class UrlSigner:
+    """Presigned GetObject URLs of one bucket, as its botocore client would sign them."""
+
+    def __init__(self, bucket: str, region: str | None = None):
+        session = botocore.session.get_session()
+        # Certificates as botocore verifies them: AWS_CA_BUNDLE, else its bundle.
+        self.ca_certs = session.get_config_variable("ca_bundle") or botocore.httpsession.get_cert_path(True)
+        client = session.create_client("s3", config=_config(1), region_name=region)
+        probe = client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": _PROBE_KEY})
+        # "https://bucket.s3.eu-west-1.amazonaws.com" or "http://127.0.0.1:4569/bucket"
+        self.base = probe.split("?", 1)[0].removesuffix("/" + _PROBE_KEY)
+        self.region = client.meta.region_name
+        # The client's own credentials object: a refreshable one renews itself as it signs.
+        self.credentials = session.get_credentials()
+        client.close()  # dropped with the session: only the base URL and credentials stay
+
+    def url(self, key: str, expires: int) -> str:
+        # The key's path as botocore serialises S3's greedy {Key+} label.
+        request = AWSRequest(method="GET", url=f"{self.base}/{quote(key, safe='/~')}")
+        S3SigV4QueryAuth(self.credentials, "s3", self.region, expires=expires).add_auth(request)
+        return request.url
 
 
 def _parse_size(content_range: str | None, length: int) -> int:
@@ -94,36 +135,46 @@ class S3Store(Store):
         self.name = f"s3://{bucket}"
         self.max_connections = max_connections
         self._client = None
+        self._region: str | None = None  # the bucket's, once S3 named another than ours
+        self._signer: UrlSigner | None = None
         self._http: urllib3.PoolManager | None = None
         # key → (connection pool of the URL's host, the URL's path and query, reuse until)
         self._urls: dict[str, tuple[HTTPConnectionPool, str, float]] = {}
         self._client_lock = threading.Lock()
 
     def client(self):
+        """The boto3 client of listing and writes, created on first use and kept."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = make_client(self.max_connections, region=self._region)
+            return self._client
+
+    def signer(self) -> UrlSigner:
         """Created on first use and kept, with the connection pool of the ranged GETs:
         keep-alive connections are the cheapest GET there is."""
         with self._client_lock:
-            if self._client is None:
-                session = botocore.session.get_session()
-                self._client = make_client(self.max_connections, session=session)
-                # Certificates as botocore verifies them: AWS_CA_BUNDLE, else its bundle.
-                ca_certs = session.get_config_variable("ca_bundle") or botocore.httpsession.get_cert_path(True)
+            if self._signer is None:
+                try:
+                    self._signer = UrlSigner(self.bucket, self._region)
+                except BotoCoreError as exc:  # a bad endpoint URL, no region
+                    raise UpstreamError(f"S3 request could not be signed: {type(exc).__name__}") from exc
+            if self._http is None:
                 self._http = urllib3.PoolManager(
                     num_pools=4,
                     maxsize=self.max_connections,
                     timeout=TIMEOUT,
                     retries=False,
-                    ca_certs=ca_certs,
+                    ca_certs=self._signer.ca_certs,
                     socket_options=[*urllib3.connection.HTTPConnection.default_socket_options, _KEEPALIVE],
                 )
-            return self._client
+            return self._signer
 
     def warm(self) -> None:
-        self.client()
-        # The first presign evaluates botocore's endpoint rules and fills its caches
-        # (2–7 ms): one now, of a key nothing reads (presigning sends no request). And the
-        # process's first host name lookup loads the resolver and Python's idna codec
-        # (≈ 10 ms of CPU): one now for S3's host, not in the first request.
+        # The signer's client resolves the endpoint (botocore's rules, 5–10 ms) and the first
+        # signature loads hashing and quoting code: one now, of a key nothing reads
+        # (presigning sends no request). And the process's first host name lookup loads
+        # the resolver and Python's idna codec (≈ 10 ms of CPU): one now for S3's host, not
+        # in the first request.
         with contextlib.suppress(UpstreamError, OSError):  # no credentials, no DNS: the first read says so
             pool, _ = self._url(self.prefix + "gigatile-warm-up")
             socket.getaddrinfo(pool.host, pool.port, type=socket.SOCK_STREAM)
@@ -185,9 +236,7 @@ class S3Store(Store):
         if kept is not None and kept[2] > now and not renew:
             return kept[0], kept[1]
         try:
-            url = self.client().generate_presigned_url(
-                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=URL_EXPIRES
-            )
+            url = self.signer().url(key, URL_EXPIRES)
         except BotoCoreError as exc:  # no credentials, a bad endpoint URL
             raise UpstreamError(f"S3 request could not be signed: {type(exc).__name__}") from exc
         parsed = parse_url(url)
@@ -245,12 +294,12 @@ class S3Store(Store):
 
     def _relocate(self, region: str) -> None:
         with self._client_lock:
-            self._client = make_client(self.max_connections, region=region)
+            self._region, self._signer, self._client = region, None, None
             self._urls.clear()
 
     def _pool(self) -> urllib3.PoolManager:
         if self._http is None:
-            self.client()
+            self.signer()
         assert self._http is not None
         return self._http
 
