@@ -7,12 +7,11 @@ gets one presigned GetObject URL, and each ranged GET is that URL with `Range` a
 signature covers `host` only: S3 accepts other standard headers unsigned (the AWS SDK for
 Java's presigned-URL downloader adds its own Range and If-Match the same way).
 
-The URLs are signed without a botocore client: a client holds ≈ 10 MiB that a tile never
-needs (botocore's endpoints.json, the S3 model, the endpoint rule set). One client is made
-at first use, presigns one probe key to learn the bucket's base URL (its endpoint
-resolution: AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, path or virtual addressing, FIPS,
-partitions) and region, and is dropped; later URLs are signed by botocore's own
-`S3SigV4QueryAuth` with the session's credentials (refreshed by botocore as they expire).
+The URLs are signed without a botocore client (`UrlSigner`): creating one costs ≈ 15 MiB
+of RSS (botocore's endpoints.json, the S3 model, the endpoint rules) that a tile never
+needs and that stays resident even after the client is dropped. The bucket's URL comes
+from botocore's S3 endpoint rules, evaluated once, and each URL is signed by botocore's
+`S3SigV4QueryAuth`; a test holds the URLs equal to the client's own presigned URLs.
 Listing and the converter's writes use a boto3 client, made when first needed.
 """
 
@@ -35,6 +34,8 @@ import urllib3
 from botocore.auth import S3SigV4QueryAuth
 from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.configprovider import ConfiguredEndpointProvider
+from botocore.endpoint_provider import VALID_HOST_LABEL_RE, EndpointProvider
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
@@ -66,10 +67,6 @@ _REGION = re.compile(rb"<Region>([^<]*)</Region>")
 _KEEPALIVE = (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)  # as botocore's tcp_keepalive
 
 
-# The key the signer's base URL is learnt from (presigning sends no request).
-_PROBE_KEY = "gigatile-probe"
-
-
 def _config(max_connections: int) -> Config:
     return Config(
         max_pool_connections=max_connections,
@@ -92,20 +89,59 @@ def make_client(max_connections: int, region: str | None = None, session=None):
 
 
 class UrlSigner:
-    """Presigned GetObject URLs of one bucket, as its botocore client would sign them."""
+    """Presigned GetObject URLs of one bucket, as its botocore client would sign them.
+
+    The bucket's URL comes from botocore's own S3 endpoint rules, given the settings a
+    client would give them (its region, AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL or the
+    config file's, addressing style, FIPS, dual-stack, us-east-1's global endpoint), once;
+    a client itself would keep botocore's endpoints.json, the S3 model and the rules
+    alive (≈ 12 MiB of peak RSS over the bench, docs/performance.md). The signature is
+    botocore's `S3SigV4QueryAuth` with the session's credentials (refreshed by botocore
+    as they expire)."""
 
     def __init__(self, bucket: str, region: str | None = None):
         session = botocore.session.get_session()
         # Certificates as botocore verifies them: AWS_CA_BUNDLE, else its bundle.
         self.ca_certs = session.get_config_variable("ca_bundle") or botocore.httpsession.get_cert_path(True)
-        client = session.create_client("s3", config=_config(1), region_name=region)
-        probe = client.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": _PROBE_KEY})
-        # "https://bucket.s3.eu-west-1.amazonaws.com" or "http://127.0.0.1:4569/bucket"
-        self.base = probe.split("?", 1)[0].removesuffix("/" + _PROBE_KEY)
-        self.region = client.meta.region_name
-        # The client's own credentials object: a refreshable one renews itself as it signs.
         self.credentials = session.get_credentials()
-        client.close()  # dropped with the session: only the base URL and credentials stay
+        region = region or session.get_config_variable("region") or "us-east-1"
+        s3 = session.get_config_variable("s3") or {}
+        endpoint_url = None
+        if not session.get_config_variable("ignore_configured_endpoint_urls"):
+            endpoint_url = ConfiguredEndpointProvider(
+                full_config=session.full_config, scoped_config=session.get_scoped_config(), client_name="s3"
+            ).provide()
+        accelerate = bool(s3.get("use_accelerate_endpoint", False))
+        # As botocore.args.ClientArgsCreator.compute_endpoint_resolver_builtin_defaults:
+        # a configured endpoint means path addressing unless "virtual" is asked for.
+        if accelerate:
+            path_style = False
+        elif endpoint_url:
+            path_style = s3.get("addressing_style") != "virtual"
+        else:
+            path_style = s3.get("addressing_style") == "path"
+        loader = session.get_component("data_loader")
+        partitions = loader.load_data("partitions")
+        dual_stack = bool(s3.get("use_dualstack_endpoint") or session.get_config_variable("use_dualstack_endpoint"))
+        use_global = s3.get("us_east_1_regional_endpoint", "legacy") == "legacy" and region == "us-east-1"
+        sign_region = region
+        if _presigns_globally(bucket, region, s3, path_style or dual_stack, partitions):
+            region, use_global = "aws-global", True
+        rules = EndpointProvider(loader.load_service_model("s3", "endpoint-rule-set-1"), partitions)
+        endpoint = rules.resolve_endpoint(
+            Bucket=bucket,
+            Region=region,
+            UseFIPS=not endpoint_url and bool(session.get_config_variable("use_fips_endpoint")),
+            UseDualStack=not endpoint_url and dual_stack,
+            Endpoint=endpoint_url,
+            ForcePathStyle=path_style,
+            Accelerate=accelerate,
+            UseGlobalEndpoint=use_global,
+        )
+        # "https://bucket.s3.eu-west-1.amazonaws.com" or "http://127.0.0.1:4569/bucket"
+        self.base = endpoint.url.rstrip("/")
+        # Presigned URLs are signed for the client's region whichever host they name.
+        self.region = sign_region
 
     def url(self, key: str, expires: int) -> str:
         # The key's path as botocore serialises S3's greedy {Key+} label.
@@ -126,6 +162,26 @@ def _parse_size(content_range: str | None, length: int) -> int:
 def _error_code(body: bytes) -> str:
     found = _CODE.search(body[:4096])
     return found.group(1).decode("utf-8", "replace") if found else ""
+
+
+def _presigns_globally(bucket: str, region: str, s3: dict, excluded: bool, partitions: dict) -> bool:
+    """Whether botocore presigns for S3's global endpoint (bucket.s3.amazonaws.com) in
+    `region`: its signers._should_use_global_endpoint and handlers'
+    customize_endpoint_resolver_builtins, for the aws partition and virtual addressing
+    (`excluded`: path addressing or dual-stack asked for)."""
+    partition = next(
+        (p["id"] for p in partitions["partitions"] if region in p["regions"] or re.match(p["regionRegex"], region)),
+        None,
+    )
+    return (
+        partition == "aws"
+        and not (s3.get("us_east_1_regional_endpoint") == "regional" and region == "us-east-1")
+        and s3.get("addressing_style") != "virtual"
+        and not excluded
+        and VALID_HOST_LABEL_RE.match(bucket) is not None
+        and not bucket.startswith("arn:")
+        and not bucket.endswith("--x-s3")  # S3 Express directory buckets
+    )
 
 
 class S3Store(Store):
