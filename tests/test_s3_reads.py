@@ -260,6 +260,8 @@ def test_a_bucket_in_another_region_is_signed_for_its_region(configure, s3):
         {"AWS_DEFAULT_REGION": "eu-west-1", "AWS_SESSION_TOKEN": "token/+="},  # AWS: virtual host, a role's token
         {"AWS_DEFAULT_REGION": "cn-north-1"},  # another partition's domain
         {},  # us-east-1: botocore's global endpoint
+        {"AWS_DEFAULT_REGION": None},  # no region at all
+        {"AWS_DEFAULT_REGION": None, "AWS_REGION": "eu-central-1"},  # as Lambda sets it
         {"AWS_DEFAULT_REGION": "eu-west-1", "AWS_USE_FIPS_ENDPOINT": "true"},
         {"AWS_DEFAULT_REGION": "us-west-2", "AWS_USE_DUALSTACK_ENDPOINT": "true"},
         {"AWS_ENDPOINT_URL": "https://minio.example.org:9000/s3"},  # a configured endpoint with a path
@@ -289,7 +291,10 @@ def test_urls_are_signed_as_the_botocore_client_signs_them(monkeypatch, tmp_path
     config.write_text("[default]\n" + env.pop("config", ""))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     for name, value in env.items():
-        monkeypatch.setenv(name, value)
+        if value is None:
+            monkeypatch.delenv(name)
+        else:
+            monkeypatch.setenv(name, value)
     instant = datetime.datetime(2026, 1, 2, 3, 4, 5)
     monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: instant)
     client = make_client(4)  # boto3's client, as listing uses
