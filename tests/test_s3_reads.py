@@ -251,3 +251,57 @@ def test_a_bucket_in_another_region_is_signed_for_its_region(configure, s3):
     assert "/us-east-1/" in _query(moved)["X-Amz-Credential"].replace("%2F", "/")
     assert all("/eu-west-1/" in _query(r)["X-Amz-Credential"].replace("%2F", "/") for r in rest)
     assert tile(client, "pyr.tif", 5, 2, 2).content == good.content
+
+
+@pytest.mark.parametrize(
+    "env",
+    [
+        {"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:4569"},  # a local S3: path addressing
+        {"AWS_DEFAULT_REGION": "eu-west-1", "AWS_SESSION_TOKEN": "token/+="},  # AWS: virtual host, a role's token
+        {"AWS_DEFAULT_REGION": "cn-north-1"},  # another partition's domain
+        {},  # us-east-1: botocore's global endpoint
+        {"AWS_DEFAULT_REGION": None},  # no region at all
+        {"AWS_DEFAULT_REGION": None, "AWS_REGION": "eu-central-1"},  # as Lambda sets it
+        {"AWS_DEFAULT_REGION": "eu-west-1", "AWS_USE_FIPS_ENDPOINT": "true"},
+        {"AWS_DEFAULT_REGION": "us-west-2", "AWS_USE_DUALSTACK_ENDPOINT": "true"},
+        {"AWS_ENDPOINT_URL": "https://minio.example.org:9000/s3"},  # a configured endpoint with a path
+        {"AWS_ENDPOINT_URL_S3": "http://127.0.0.1:4569", "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true"},
+        # The shared config file's S3 settings.
+        {"config": "s3 =\n  addressing_style = virtual\n", "AWS_ENDPOINT_URL_S3": "http://localhost:4569"},
+        {"config": "s3 =\n  addressing_style = path\n", "AWS_DEFAULT_REGION": "eu-west-1"},
+        {"config": "s3 =\n  us_east_1_regional_endpoint = regional\n"},
+    ],
+)
+def test_urls_are_signed_as_the_botocore_client_signs_them(monkeypatch, tmp_path, env):
+    """The store signs without a client (sources/s3.UrlSigner); botocore's own presigner,
+    at the same instant, is the oracle: the same URL, byte for byte, for awkward keys."""
+    import datetime
+
+    import botocore.auth
+
+    from gigatile.sources.s3 import URL_EXPIRES, UrlSigner, make_client
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_SESSION_TOKEN", "AWS_PROFILE", "AWS_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    env = dict(env)
+    config = tmp_path / "config"
+    config.write_text("[default]\n" + env.pop("config", ""))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    for name, value in env.items():
+        if value is None:
+            monkeypatch.delenv(name)
+        else:
+            monkeypatch.setenv(name, value)
+    instant = datetime.datetime(2026, 1, 2, 3, 4, 5)
+    monkeypatch.setattr(botocore.auth, "get_current_datetime", lambda: instant)
+    client = make_client(4)  # boto3's client, as listing uses
+    for bucket in ("my-bucket", "my.dotted.bucket"):  # dots: no virtual host over TLS
+        signer = UrlSigner(bucket)
+        for key in ["a.tif", "dir/sub dir/ü+%20=&?#~*.tif", "//double//slash", "-"]:
+            expected = client.generate_presigned_url(
+                "get_object", Params={"Bucket": bucket, "Key": key}, ExpiresIn=URL_EXPIRES
+            )
+            assert signer.url(key, URL_EXPIRES) == expected

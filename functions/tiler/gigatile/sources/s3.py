@@ -1,14 +1,18 @@
 """S3 as a store: ranged GETs pinned to one ETag, sent as plain HTTP requests of a presigned URL.
 
 A ranged GET through botocore costs ≈ 2 × the CPU of the same GET sent with urllib3
-(signing, event hooks, header dicts, response parsing; docs/performance.md). So the boto3
-client presigns one GetObject URL per key, with its own endpoint resolution
-(AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL, path or virtual addressing) and credentials
-(session tokens too), and each ranged GET is that URL with `Range` and `If-Match`
-headers, over one urllib3 pool kept across warm invocations. A SigV4 query signature
-covers `host` only: S3 accepts other standard headers unsigned (the AWS SDK for Java's
-presigned-URL downloader adds its own Range and If-Match the same way). Listing and the
-converter's writes stay on the boto3 client.
+(signing, event hooks, header dicts, response parsing; docs/performance.md). So each key
+gets one presigned GetObject URL, and each ranged GET is that URL with `Range` and
+`If-Match` headers, over one urllib3 pool kept across warm invocations. A SigV4 query
+signature covers `host` only: S3 accepts other standard headers unsigned (the AWS SDK for
+Java's presigned-URL downloader adds its own Range and If-Match the same way).
+
+The URLs are signed without a botocore client (`UrlSigner`): creating one costs ≈ 15 MiB
+of RSS (botocore's endpoints.json, the S3 model, the endpoint rules) that a tile never
+needs and that stays resident even after the client is dropped. The bucket's URL comes
+from botocore's S3 endpoint rules, evaluated once, and each URL is signed by botocore's
+`S3SigV4QueryAuth`; a test holds the URLs equal to the client's own presigned URLs.
+Listing and the converter's writes use a boto3 client, made when first needed.
 """
 
 from __future__ import annotations
@@ -22,12 +26,16 @@ import threading
 import time
 from collections.abc import Iterator
 from email.utils import parsedate_to_datetime
+from urllib.parse import quote
 
-import boto3
 import botocore.httpsession
 import botocore.session
 import urllib3
+from botocore.auth import S3SigV4QueryAuth
+from botocore.awsrequest import AWSRequest
 from botocore.config import Config
+from botocore.configprovider import ConfiguredEndpointProvider
+from botocore.endpoint_provider import VALID_HOST_LABEL_RE, EndpointProvider
 from botocore.exceptions import BotoCoreError, ClientError, ConnectionError, HTTPClientError
 from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.exceptions import ProtocolError, ReadTimeoutError
@@ -59,9 +67,8 @@ _REGION = re.compile(rb"<Region>([^<]*)</Region>")
 _KEEPALIVE = (socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)  # as botocore's tcp_keepalive
 
 
-def make_client(max_connections: int, region: str | None = None, session=None):
-    """The endpoint comes from boto3's own AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL."""
-    config = Config(
+def _config(max_connections: int) -> Config:
+    return Config(
         max_pool_connections=max_connections,
         retries={"mode": "standard", "total_max_attempts": ATTEMPTS},
         connect_timeout=2,
@@ -70,7 +77,77 @@ def make_client(max_connections: int, region: str | None = None, session=None):
         # SigV4 presigned URLs (a bare client may presign with the retired SigV2).
         signature_version="s3v4",
     )
-    return boto3.session.Session(botocore_session=session).client("s3", config=config, region_name=region)
+
+
+def make_client(max_connections: int, region: str | None = None, session=None):
+    """The endpoint comes from boto3's own AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL."""
+    import boto3  # listing and writes only: a tile never needs boto3 (≈ 3 MiB imported)
+
+    return boto3.session.Session(botocore_session=session).client(
+        "s3", config=_config(max_connections), region_name=region
+    )
+
+
+class UrlSigner:
+    """Presigned GetObject URLs of one bucket, as its botocore client would sign them.
+
+    The bucket's URL comes from botocore's own S3 endpoint rules, given the settings a
+    client would give them (its region, AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL or the
+    config file's, addressing style, FIPS, dual-stack, us-east-1's global endpoint), once;
+    a client itself would keep botocore's endpoints.json, the S3 model and the rules
+    alive (≈ 12 MiB of peak RSS over the bench, docs/performance.md). The signature is
+    botocore's `S3SigV4QueryAuth` with the session's credentials (refreshed by botocore
+    as they expire)."""
+
+    def __init__(self, bucket: str, region: str | None = None):
+        session = botocore.session.get_session()
+        # Certificates as botocore verifies them: AWS_CA_BUNDLE, else its bundle.
+        self.ca_certs = session.get_config_variable("ca_bundle") or botocore.httpsession.get_cert_path(True)
+        self.credentials = session.get_credentials()
+        region = region or session.get_config_variable("region") or "us-east-1"
+        s3 = session.get_config_variable("s3") or {}
+        endpoint_url = None
+        if not session.get_config_variable("ignore_configured_endpoint_urls"):
+            endpoint_url = ConfiguredEndpointProvider(
+                full_config=session.full_config, scoped_config=session.get_scoped_config(), client_name="s3"
+            ).provide()
+        accelerate = bool(s3.get("use_accelerate_endpoint", False))
+        # As botocore.args.ClientArgsCreator.compute_endpoint_resolver_builtin_defaults:
+        # a configured endpoint means path addressing unless "virtual" is asked for.
+        if accelerate:
+            path_style = False
+        elif endpoint_url:
+            path_style = s3.get("addressing_style") != "virtual"
+        else:
+            path_style = s3.get("addressing_style") == "path"
+        loader = session.get_component("data_loader")
+        partitions = loader.load_data("partitions")
+        dual_stack = bool(s3.get("use_dualstack_endpoint") or session.get_config_variable("use_dualstack_endpoint"))
+        use_global = s3.get("us_east_1_regional_endpoint", "legacy") == "legacy" and region == "us-east-1"
+        sign_region = region
+        if _presigns_globally(bucket, region, s3, path_style or dual_stack, partitions):
+            region, use_global = "aws-global", True
+        rules = EndpointProvider(loader.load_service_model("s3", "endpoint-rule-set-1"), partitions)
+        endpoint = rules.resolve_endpoint(
+            Bucket=bucket,
+            Region=region,
+            UseFIPS=not endpoint_url and bool(session.get_config_variable("use_fips_endpoint")),
+            UseDualStack=not endpoint_url and dual_stack,
+            Endpoint=endpoint_url,
+            ForcePathStyle=path_style,
+            Accelerate=accelerate,
+            UseGlobalEndpoint=use_global,
+        )
+        # "https://bucket.s3.eu-west-1.amazonaws.com" or "http://127.0.0.1:4569/bucket"
+        self.base = endpoint.url.rstrip("/")
+        # Presigned URLs are signed for the client's region whichever host they name.
+        self.region = sign_region
+
+    def url(self, key: str, expires: int) -> str:
+        # The key's path as botocore serialises S3's greedy {Key+} label.
+        request = AWSRequest(method="GET", url=f"{self.base}/{quote(key, safe='/~')}")
+        S3SigV4QueryAuth(self.credentials, "s3", self.region, expires=expires).add_auth(request)
+        return request.url
 
 
 def _parse_size(content_range: str | None, length: int) -> int:
@@ -87,6 +164,26 @@ def _error_code(body: bytes) -> str:
     return found.group(1).decode("utf-8", "replace") if found else ""
 
 
+def _presigns_globally(bucket: str, region: str, s3: dict, excluded: bool, partitions: dict) -> bool:
+    """Whether botocore presigns for S3's global endpoint (bucket.s3.amazonaws.com) in
+    `region`: its signers._should_use_global_endpoint and handlers'
+    customize_endpoint_resolver_builtins, for the aws partition and virtual addressing
+    (`excluded`: path addressing or dual-stack asked for)."""
+    partition = next(
+        (p["id"] for p in partitions["partitions"] if region in p["regions"] or re.match(p["regionRegex"], region)),
+        None,
+    )
+    return (
+        partition == "aws"
+        and not (s3.get("us_east_1_regional_endpoint") == "regional" and region == "us-east-1")
+        and s3.get("addressing_style") != "virtual"
+        and not excluded
+        and VALID_HOST_LABEL_RE.match(bucket) is not None
+        and not bucket.startswith("arn:")
+        and not bucket.endswith("--x-s3")  # S3 Express directory buckets
+    )
+
+
 class S3Store(Store):
     def __init__(self, bucket: str, prefix: str, max_connections: int = 16):
         self.bucket = bucket
@@ -94,36 +191,46 @@ class S3Store(Store):
         self.name = f"s3://{bucket}"
         self.max_connections = max_connections
         self._client = None
+        self._region: str | None = None  # the bucket's, once S3 named another than ours
+        self._signer: UrlSigner | None = None
         self._http: urllib3.PoolManager | None = None
         # key → (connection pool of the URL's host, the URL's path and query, reuse until)
         self._urls: dict[str, tuple[HTTPConnectionPool, str, float]] = {}
         self._client_lock = threading.Lock()
 
     def client(self):
+        """The boto3 client of listing and writes, created on first use and kept."""
+        with self._client_lock:
+            if self._client is None:
+                self._client = make_client(self.max_connections, region=self._region)
+            return self._client
+
+    def signer(self) -> UrlSigner:
         """Created on first use and kept, with the connection pool of the ranged GETs:
         keep-alive connections are the cheapest GET there is."""
         with self._client_lock:
-            if self._client is None:
-                session = botocore.session.get_session()
-                self._client = make_client(self.max_connections, session=session)
-                # Certificates as botocore verifies them: AWS_CA_BUNDLE, else its bundle.
-                ca_certs = session.get_config_variable("ca_bundle") or botocore.httpsession.get_cert_path(True)
+            if self._signer is None:
+                try:
+                    self._signer = UrlSigner(self.bucket, self._region)
+                except BotoCoreError as exc:  # a bad endpoint URL, no region
+                    raise UpstreamError(f"S3 request could not be signed: {type(exc).__name__}") from exc
+            if self._http is None:
                 self._http = urllib3.PoolManager(
                     num_pools=4,
                     maxsize=self.max_connections,
                     timeout=TIMEOUT,
                     retries=False,
-                    ca_certs=ca_certs,
+                    ca_certs=self._signer.ca_certs,
                     socket_options=[*urllib3.connection.HTTPConnection.default_socket_options, _KEEPALIVE],
                 )
-            return self._client
+            return self._signer
 
     def warm(self) -> None:
-        self.client()
-        # The first presign evaluates botocore's endpoint rules and fills its caches
-        # (2–7 ms): one now, of a key nothing reads (presigning sends no request). And the
-        # process's first host name lookup loads the resolver and Python's idna codec
-        # (≈ 10 ms of CPU): one now for S3's host, not in the first request.
+        # The signer's client resolves the endpoint (botocore's rules, 5–10 ms) and the first
+        # signature loads hashing and quoting code: one now, of a key nothing reads
+        # (presigning sends no request). And the process's first host name lookup loads
+        # the resolver and Python's idna codec (≈ 10 ms of CPU): one now for S3's host, not
+        # in the first request.
         with contextlib.suppress(UpstreamError, OSError):  # no credentials, no DNS: the first read says so
             pool, _ = self._url(self.prefix + "gigatile-warm-up")
             socket.getaddrinfo(pool.host, pool.port, type=socket.SOCK_STREAM)
@@ -185,9 +292,7 @@ class S3Store(Store):
         if kept is not None and kept[2] > now and not renew:
             return kept[0], kept[1]
         try:
-            url = self.client().generate_presigned_url(
-                "get_object", Params={"Bucket": self.bucket, "Key": key}, ExpiresIn=URL_EXPIRES
-            )
+            url = self.signer().url(key, URL_EXPIRES)
         except BotoCoreError as exc:  # no credentials, a bad endpoint URL
             raise UpstreamError(f"S3 request could not be signed: {type(exc).__name__}") from exc
         parsed = parse_url(url)
@@ -245,12 +350,12 @@ class S3Store(Store):
 
     def _relocate(self, region: str) -> None:
         with self._client_lock:
-            self._client = make_client(self.max_connections, region=region)
+            self._region, self._signer, self._client = region, None, None
             self._urls.clear()
 
     def _pool(self) -> urllib3.PoolManager:
         if self._http is None:
-            self.client()
+            self.signer()
         assert self._http is not None
         return self._http
 
