@@ -39,7 +39,7 @@ def close(got: np.ndarray, want: np.ndarray) -> None:
     assert int(np.abs(got.astype(int) - want.astype(int)).max()) <= 1
 
 
-def cog(path, data: np.ndarray, nodata: float | None = None, statistics: bool = False):
+def cog(path, data: np.ndarray, nodata: float | None = None, statistics: bool = False, units=None):
     """A COG as `gdal_translate -of COG` writes one: 256 px blocks, overviews down to one block."""
     bands, height, width = data.shape
     plain = path.with_name(path.stem + "-plain.tif")
@@ -48,6 +48,8 @@ def cog(path, data: np.ndarray, nodata: float | None = None, statistics: bool = 
         plain, "w", crs="EPSG:32631", transform=from_origin(500_000, 6_000_000, 1, 1), nodata=nodata, **profile
     ) as dst:
         dst.write(data)
+        if units is not None:  # (scale, offset) of every band: GDAL's SCALE / OFFSET items
+            dst.scales, dst.offsets = (units[0],) * bands, (units[1],) * bands
         if statistics:  # as `gdalinfo -stats` leaves them: STATISTICS_* band metadata items
             for band in range(bands):
                 valid = data[band][data[band] != nodata] if nodata is not None else data[band]
@@ -68,6 +70,10 @@ def files(s3, tmp_path_factory):
     dem = (120 + 800 * np.sin(xx / 300) * np.cos(yy / 200)).astype(np.float32)
     dem[100:300, 50:260] = NODATA
     made["dem.tif"] = cog(folder / "dem.tif", dem[None], nodata=NODATA, statistics=True)
+    # Land surface temperature as MODIS / Landsat products store it: uint16 counts, kelvin
+    # = count × 0.02 + 150 (GDAL SCALE / OFFSET), statistics of the stored counts.
+    counts = (6000 + 3000 * np.sin(xx / 200) * np.cos(yy / 150)).astype(np.uint16)
+    made["lst.tif"] = cog(folder / "lst.tif", counts[None], statistics=True, units=(0.02, 150.0))
     # Satellite reflectance: 4 bands uint16 (blue, green, red, near infrared), no alpha.
     bands4 = np.stack([(xx * 7 + yy * 3 + k * 900 + rng.integers(0, 50, xx.shape)) % 12000 for k in range(4)])
     made["reflectance.tif"] = cog(folder / "reflectance.tif", bands4.astype(np.uint16))
@@ -133,6 +139,8 @@ def test_dem_uses_gdal_statistics_and_nodata_is_transparent(client, files):
         "bands": [1],
         "range": [[low, high]],
         "range_from": "gdal",
+        "range_units": "stored",
+        "scale_offset": None,
         "nodata": NODATA,
         "alpha_band": None,
     }
@@ -151,6 +159,29 @@ def test_dem_as_jpeg_has_the_background_where_nodata(client, files):
     got = pixels(response.content)
     assert got.shape[2] == 1
     assert got[150:250, 100:200].mean() > 250  # the hole is the white background, not black
+
+
+def test_gdal_scale_and_offset_make_the_range_physical(client, files):
+    with rasterio.open(files["lst.tif"]) as src:
+        assert (src.scales, src.offsets) == ((0.02,), (150.0,))  # as GDAL stores them
+        stats = src.tags(1)
+        low, high = float(stats["STATISTICS_MINIMUM"]), float(stats["STATISTICS_MAXIMUM"])
+        counts = src.read(1, window=((0, 256), (256, 512)))
+    kelvin = counts * 0.02 + 150.0
+    meta = client.get(META, params={"path": "stretch/lst.tif"}).json()["stretch"]
+    # GDAL's statistics are of the stored counts: shown in kelvin.
+    assert meta["range"] == [[low * 0.02 + 150.0, high * 0.02 + 150.0]] and meta["range_from"] == "gdal"
+    assert (meta["range_units"], meta["scale_offset"]) == ("scaled", [[0.02, 150.0]])
+    level = full_level(client, "lst.tif")
+    response = tile(client, "lst.tif", level, 1, 0)
+    assert response.status_code == 200, response.text
+    close(pixels(response.content)[..., 0], stretched(kelvin, *meta["range"][0]))
+    # A requested range is in kelvin too (250 K … 300 K), not in counts.
+    response = tile(client, "lst.tif", level, 1, 0, stretch="range:250,300")
+    assert response.status_code == 200, response.text
+    close(pixels(response.content)[..., 0], stretched(kelvin, 250, 300))
+    plain = client.get(META, params={"path": "stretch/dem.tif"}).json()["stretch"]
+    assert (plain["range_units"], plain["scale_offset"]) == ("stored", None)
 
 
 def test_four_band_uint16_shows_bands_1_to_3_stretched_by_the_coarsest_levels_statistics(client, files):

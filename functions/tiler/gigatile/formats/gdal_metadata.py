@@ -32,6 +32,14 @@ class BandMetadata:
             return None
         return self.minimum, self.maximum
 
+    @property
+    def units(self) -> tuple[float, float] | None:
+        """(scale, offset) when GDAL says the values stand for value × scale + offset."""
+        if self.scale is None and self.offset is None:
+            return None
+        scale = 1.0 if self.scale is None else self.scale
+        return None if scale == 0 else (scale, self.offset or 0.0)
+
 
 @dataclass(frozen=True)
 class GdalMetadata:

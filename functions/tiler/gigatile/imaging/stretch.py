@@ -23,7 +23,7 @@ image's defaults (`Stretch`), decided once per source version:
 from __future__ import annotations
 
 import weakref
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import InvalidParameter
 from ..formats import gdal_metadata, stored
@@ -53,12 +53,17 @@ class Stretch:
     nodata: float | None
     alpha: int | None  # the band that is alpha, if any
     range_from: str  # "gdal", "statistics", "type" or "request"
+    # GDAL's (scale, offset) of each shown band: the ranges are in value × scale + offset
+    # (physical units); () when the file gives none (stored values).
+    units: tuple[tuple[float, float], ...] = ()
 
     def describe(self) -> dict:
         return {
             "bands": [b + 1 for b in self.bands],
             "range": [list(r) for r in self.ranges],
             "range_from": self.range_from,
+            "range_units": "scaled" if self.units else "stored",
+            "scale_offset": [list(u) for u in self.units] or None,
             "nodata": self.nodata,
             "alpha_band": None if self.alpha is None else self.alpha + 1,
         }
@@ -71,6 +76,26 @@ class Defaults:
     stretch: Stretch
     band_ranges: dict[int, tuple[float, float]]  # GDAL's statistics, by 0-based band
     fallback: tuple[float, float]  # for a band without its own
+    band_units: dict[int, tuple[float, float]] = field(default_factory=dict)  # GDAL's (scale, offset)
+
+    def range_of(self, band: int) -> tuple[float, float]:
+        """The default range of `band`, in its scaled units where GDAL gives a scale/offset."""
+        return scaled(self.band_ranges.get(band, self.fallback), self.band_units.get(band, IDENTITY))
+
+    def units_of(self, bands: tuple[int, ...]) -> tuple[tuple[float, float], ...]:
+        if not any(b in self.band_units for b in bands):
+            return ()
+        return tuple(self.band_units.get(b, IDENTITY) for b in bands)
+
+
+IDENTITY = (1.0, 0.0)
+
+
+def scaled(stored_range: tuple[float, float], units: tuple[float, float]) -> tuple[float, float]:
+    """A range of stored values as value × scale + offset (in order: a scale may be negative)."""
+    scale, offset = units
+    low, high = (v * scale + offset for v in stored_range)
+    return (low, high) if low <= high else (high, low)
 
 
 # Defaults per SourceImage (one version of one page, kept while the tiler keeps it).
@@ -105,15 +130,19 @@ def _default(source) -> Defaults | None:
     colour = [b for b in range(base.bands) if b != alpha]
     bands = tuple(colour[:3]) if len(colour) >= 3 else tuple(colour[:1])
     band_ranges = {b: r for b, m in metadata.bands.items() if (r := m.range) is not None}
+    band_units = {b: u for b, m in metadata.bands.items() if (u := m.units) is not None}
     if all(b in band_ranges for b in bands):
         range_from = "gdal"
     else:
         found = _statistics(source, bands, metadata.nodata)
         range_from = "statistics" if found else "type"
         fallback = found or fallback
-    ranges = tuple(band_ranges.get(b, fallback) for b in bands)
-    stretch = Stretch(base.format, bands, ranges, metadata.nodata, alpha, range_from)
-    return Defaults(stretch, band_ranges, fallback)
+    own = Defaults(
+        Stretch(base.format, bands, (), metadata.nodata, alpha, range_from), band_ranges, fallback, band_units
+    )
+    ranges = tuple(own.range_of(b) for b in bands)
+    stretch = Stretch(base.format, bands, ranges, metadata.nodata, alpha, range_from, own.units_of(bands))
+    return Defaults(stretch, band_ranges, fallback, band_units)
 
 
 def _channel_defaults(source, data_type: str, bands: int, fallback: tuple[float, float]) -> Defaults:
@@ -170,7 +199,7 @@ def resolve(source, asked: StretchRequest | None) -> Stretch | None:
     if any(b >= image.bands for b in bands):
         raise InvalidParameter(f"stretch: band {max(bands) + 1} is beyond this image's {image.bands} bands")
     if asked.ranges is None:
-        ranges = tuple(own.band_ranges.get(b, own.fallback) for b in bands)
+        ranges = tuple(own.range_of(b) for b in bands)
         range_from = default.range_from
     elif len(asked.ranges) in (1, len(bands)):
         ranges = asked.ranges * len(bands) if len(asked.ranges) == 1 else asked.ranges
@@ -178,7 +207,7 @@ def resolve(source, asked: StretchRequest | None) -> Stretch | None:
     else:
         raise InvalidParameter(f"stretch: {len(asked.ranges)} ranges for {len(bands)} bands (give 1 or {len(bands)})")
     alpha = default.alpha if default.alpha not in bands else None
-    return Stretch(default.data_type, bands, ranges, default.nodata, alpha, range_from)
+    return Stretch(default.data_type, bands, ranges, default.nodata, alpha, range_from, own.units_of(bands))
 
 
 def _bandjoin(images: list):
@@ -207,8 +236,11 @@ def apply(image, stretch: Stretch):
     """`image` (a stored level, any band format) as 8-bit grey or sRGB, with alpha where
     pixels are invalid or the image has an alpha band."""
     shown = _bandjoin([image[b] for b in stretch.bands])
-    scale = [255 / (hi - lo) for lo, hi in stretch.ranges]
-    offset = [-lo * s for (lo, _), s in zip(stretch.ranges, scale, strict=True)]
+    # value × s + o in lo…hi → 0…255: one linear map of the stored value per band.
+    units = stretch.units or (IDENTITY,) * len(stretch.bands)
+    spans = [255 / (hi - lo) for lo, hi in stretch.ranges]
+    scale = [s * k for (s, _), k in zip(units, spans, strict=True)]
+    offset = [(o - lo) * k for (_, o), (lo, _), k in zip(units, stretch.ranges, spans, strict=True)]
     out = shown.linear(scale, offset, uchar=True)  # clipped to 0…255
     if out.bands == 2:  # two channels: red and green
         out = out.bandjoin(0)
