@@ -36,17 +36,19 @@ def planes(channels: int, height: int = HEIGHT, width: int = WIDTH) -> np.ndarra
     return np.stack(made).astype(np.uint16)
 
 
-def write_ome(path, data: np.ndarray, factors: tuple[int, ...] = (2, 4, 8), names: list[str] | None = None):
-    """An OME-TIFF as tifffile writes one: tiled pages (one per channel), reduced levels in
-    each page's SubIFDs, OME-XML with the channel names."""
-    metadata: dict = {"axes": "CYX"}
+def write_ome(
+    path, data: np.ndarray, factors: tuple[int, ...] = (2, 4, 8), names: list[str] | None = None, axes: str = "CYX"
+):
+    """An OME-TIFF as tifffile writes one: tiled pages (one per plane), reduced levels in
+    each page's SubIFDs, OME-XML with the channel names (`axes` TCZYX: DimensionOrder XYZCT)."""
+    metadata: dict = {"axes": axes}
     if names:
         metadata["Channel"] = {"Name": names}
     with tifffile.TiffWriter(path, ome=True) as tif:
         options = {"tile": (256, 256), "compression": "zlib", "photometric": "minisblack"}
         tif.write(data, subifds=len(factors), metadata=metadata, **options)
         for f in factors:
-            tif.write(data[:, ::f, ::f], subfiletype=1, **options)
+            tif.write(data[..., ::f, ::f], subfiletype=1, **options)
     return path
 
 
@@ -59,20 +61,45 @@ def files(s3, tmp_path_factory):
         "five.ome.tif": write_ome(folder / "five.ome.tif", planes(5, 600, 800), (2,), [f"c{i}" for i in range(5)]),
         # Levels reduced by 3 and 9, not halvings: taken at their true sizes.
         "thirds.ome.tif": write_ome(folder / "thirds.ome.tif", planes(3), (3, 9)),
+        # Two time points of three Z planes of three channels: channels 3 pages apart
+        # (DimensionOrder XYZCT), each plane its own data.
+        "zct.ome.tif": write_ome(folder / "zct.ome.tif", stack(), (2, 4), ["DAPI", "GFP", "Cy5"], "TCZYX"),
     }
     for name, path in made.items():
         s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/ome/{name}")
     return made
 
 
-def meta(client, name: str) -> dict:
-    response = client.get(META, params={"path": f"ome/{name}"})
+def stack() -> np.ndarray:
+    """T = 2, C = 3, Z = 3 planes of 600 × 500, each different (a plane read from the wrong
+    page does not match)."""
+    base = planes(3, 500, 600)
+    made = [[[base[c] // (1 + z + 3 * t) + 500 * z for z in range(3)] for c in range(3)] for t in range(2)]
+    return np.array(made, dtype=np.uint16)
+
+
+def cut(values: np.ndarray) -> tuple[float, float]:
+    """The oracle's default range: NumPy's 2nd and 98th percentiles (the first value whose
+    cumulative count reaches them, QGIS's "cumulative count cut")."""
+    low, high = np.percentile(values, [2, 98], method="inverted_cdf")
+    return float(low), float(high)
+
+
+def near(got: list[float], want: tuple[float, float], values: np.ndarray) -> None:
+    """Within one of the 65,535 histogram bins between the values' minimum and maximum."""
+    step = (float(values.max()) - float(values.min())) / 65534
+    assert abs(got[0] - want[0]) <= step and abs(got[1] - want[1]) <= step, (got, want)
+
+
+def meta(client, name: str, **params) -> dict:
+    response = client.get(META, params={"path": f"ome/{name}"} | params)
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def tile(client, name: str, level: int, x: int = 0, y: int = 0):
-    response = client.get(TILE, params={"path": f"ome/{name}", "level": level, "x": x, "y": y, "format": "png"})
+def tile(client, name: str, level: int, x: int = 0, y: int = 0, stretch: str | None = None, **params):
+    query = {"path": f"ome/{name}", "level": level, "x": x, "y": y, "format": "png"} | params
+    response = client.get(TILE if stretch is None else f"{TILE}/{stretch}", params=query)
     assert response.status_code == 200, response.text
     return pixels(response.content)
 
@@ -102,11 +129,12 @@ def test_meta_is_one_image_with_its_channels_and_subifd_levels(client, files):
     assert found["channels"] == ["DAPI", "GFP", "Cy5"]
     assert found["source_levels"] == 4 and found["data_type"] == "ushort"
     stretch = found["stretch"]
-    assert stretch["bands"] == [1, 2, 3] and stretch["range_from"] == "statistics"
-    # Each channel over its own values (the coarsest level's), not one range for all.
+    assert stretch["bands"] == [1, 2, 3] and stretch["range_from"] == "percentiles"
+    assert found["planes"] == {"size_z": 1, "size_t": 1, "z": 0, "t": 0}
+    # Each channel over its own values (the coarsest level's 2–98 %), not one range for all.
     coarsest = tifffile.imread(files["three.ome.tif"], series=0, level=3)
-    for c, (low, high) in enumerate(stretch["range"]):
-        assert (low, high) == (coarsest[c].min(), coarsest[c].max())
+    for c, got in enumerate(stretch["range"]):
+        near(got, cut(coarsest[c]), coarsest[c])
     assert stretch["range"][0] != stretch["range"][2]
 
 
@@ -129,12 +157,26 @@ def test_tiles_match_tifffile_at_full_resolution_and_at_each_subifd(client, file
         assert found["channels"] == ["", ""] and not got[..., 2].any()  # red + green
 
 
-def test_more_than_three_channels_shows_the_first_three_and_lists_all(client, files):
+def test_more_than_three_channels_shows_the_first_three_and_any_on_request(client, files):
     found = meta(client, "five.ome.tif")
-    assert found["channels"] == ["c0", "c1", "c2", "c3", "c4"] and found["bands"] == 3
-    assert found["pages"] == 1
+    assert found["channels"] == ["c0", "c1", "c2", "c3", "c4"] and found["bands"] == 5
+    assert found["pages"] == 1 and found["stretch"]["bands"] == [1, 2, 3]
     got = tile(client, "five.ome.tif", found["max_level"])
     close(got, oracle(files["five.ome.tif"], 0, found["stretch"]["range"], (0, 0, 256, 256)))
+    data = tifffile.imread(files["five.ome.tif"], series=0, level=0)[:, 256:512, 256:512]
+    coarsest = tifffile.imread(files["five.ome.tif"], series=0, level=1)
+    # Channels 5, 2, 4 as RGB, each over its own default range (found when first shown) …
+    got = tile(client, "five.ome.tif", found["max_level"], 1, 1, stretch="bands:5,2,4")
+    want = []
+    for c in (4, 1, 3):
+        low, high = cut(coarsest[c])
+        want.append(stretched(data[c], low, high))
+    assert int(np.abs(got.astype(int) - np.stack(want, axis=-1).astype(int)).max()) <= 2
+    # … and channel 4 alone as grey, over a range of the request.
+    got = tile(client, "five.ome.tif", found["max_level"], 1, 1, stretch="bands:4;range:4000,9000")
+    close(got[..., 0], stretched(data[3], 4000, 9000))
+    response = client.get(f"{TILE}/bands:6", params={"path": "ome/five.ome.tif", "level": 1, "x": 0, "y": 0})
+    assert response.status_code == 400 and "band 6 is beyond this image's 5 bands" in response.text
 
 
 def test_subifd_levels_keep_their_true_factors(client, files):
@@ -212,7 +254,7 @@ def test_ome_xml_is_read_only_when_plain_and_well_formed():
     unnamed = parse(ome_xml(channels=""))
     assert unnamed is not None and unnamed.channels == ("", "")
     zct = parse(ome_xml(order="XYZCT"))
-    assert zct is not None and zct.channels_adjacent  # one Z, one T: channels are still pages 0, 1
+    assert zct is not None and zct.channel_ifds(0, 0) == (0, 1)  # one Z, one T: channels are still pages 0, 1
     bomb = '<?xml version="1.0"?><!DOCTYPE OME [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
     refused = [
         ome_xml(prefix=bomb),  # a DTD: entities are never expanded

@@ -35,7 +35,7 @@ def view_at(source: SourceImage, scale: float, width: int, height: int, stretch:
     _check_compression(source, scale)
     level, opened, downsample = source.level_for(scale)
     reads: tuple[Opened, ...] = (opened,)
-    image = shown(source, opened.image, stretch)
+    image = shown(source, opened.image, stretch, opened.band)
     if level.mask is not None:
         mask = _open_mask(source, level.mask)
         reads += (mask,)
@@ -46,12 +46,12 @@ def view_at(source: SourceImage, scale: float, width: int, height: int, stretch:
     return reads, _exactly(image, width, height)
 
 
-def shown(source: SourceImage, image, stretch: StretchRequest | None):
+def shown(source: SourceImage, image, stretch: StretchRequest | None, band=None):
     """The bands of stored pixels that are shown, as 8 bits where they are not (or where
-    `stretch` asks)."""
+    `stretch` asks); `band(b)` is band b on its own (imaging.opened.Opened.band)."""
     chosen = stretching.resolve(source, stretch)
     if chosen is not None:
-        return stretching.apply(image, chosen)
+        return stretching.apply(image, chosen, band)
     if image.bands > 4:
         # Bands 1–3 are what is shown (as the stretch shows them); carrying the others
         # through the mask, resize and crop only multiplies the work: the fuzzer's 245-band
