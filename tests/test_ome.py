@@ -16,7 +16,7 @@ import tifffile
 
 from gigatile.formats.ome import parse
 from tests.conftest import BUCKET, PREFIX
-from tests.test_stretch import close, pixels, stretched
+from tests.test_stretch import close, cut, near, pixels, stretched
 
 TILE = "/api/v1/image/tile"
 META = "/api/v1/image/meta"
@@ -76,19 +76,6 @@ def stack() -> np.ndarray:
     base = planes(3, 500, 600)
     made = [[[base[c] // (1 + z + 3 * t) + 500 * z for z in range(3)] for c in range(3)] for t in range(2)]
     return np.array(made, dtype=np.uint16)
-
-
-def cut(values: np.ndarray) -> tuple[float, float]:
-    """The oracle's default range: NumPy's 2nd and 98th percentiles (the first value whose
-    cumulative count reaches them, QGIS's "cumulative count cut")."""
-    low, high = np.percentile(values, [2, 98], method="inverted_cdf")
-    return float(low), float(high)
-
-
-def near(got: list[float], want: tuple[float, float], values: np.ndarray) -> None:
-    """Within one of the 65,535 histogram bins between the values' minimum and maximum."""
-    step = (float(values.max()) - float(values.min())) / 65534
-    assert abs(got[0] - want[0]) <= step and abs(got[1] - want[1]) <= step, (got, want)
 
 
 def meta(client, name: str, **params) -> dict:

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field, replace
 from ..errors import InvalidParameter
 from ..formats import gdal_metadata, stored
 from ..formats.tiff import TiffError
+from ..vips import vips
 from .opened import vips_errors
 from .plan import StretchRequest
 
@@ -183,7 +184,7 @@ def _statistics(source, bands: tuple[int, ...], nodata: float | None) -> tuple[f
     left, top = (opened.image.width - width) // 2, (opened.image.height - height) // 2
     images = [opened.band(b).crop(left, top, width, height) for b in bands]
     # All bands as one: the bands side by side (one range for all keeps RGB's balance).
-    values = images[0].arrayjoin(images[1:], across=len(images)) if len(images) > 1 else images[0]
+    values = vips().Image.arrayjoin(images, across=len(images)) if len(images) > 1 else images[0]
     valid = _valid([values], nodata)
     with vips_errors(opened.source):
         if valid is None:
@@ -205,7 +206,9 @@ def _statistics(source, bands: tuple[int, ...], nodata: float | None) -> tuple[f
     cut = _cut(counts[1 : CUT_BINS + 1])
     if cut is None:
         return float(low), float(high)
-    return low + cut[0] / k, low + cut[1] / k
+    found = (low + cut[0] / k, low + cut[1] / k)
+    # Integers' bins hold one value each where the range is under CUT_BINS: that value.
+    return tuple(map(round, found)) if values.format in TYPE_RANGES else found  # type: ignore[return-value]
 
 
 def _cut(counts) -> tuple[int, int] | None:
