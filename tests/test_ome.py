@@ -283,3 +283,94 @@ def test_a_channel_page_with_impossible_byte_counts_is_415(client, s3, tmp_path)
     assert found["channels"] == ["", "", ""]
     response = client.get(TILE, params={"path": "ome/bad.ome.tif", "level": found["max_level"], "x": 0, "y": 0})
     assert response.status_code == 415 and "not a readable TIFF" in response.json()["error"]["message"]
+
+
+# -- Z planes and time points ---------------------------------------------------------------
+
+
+def test_z_and_t_planes_are_pages_matching_tifffile(client, files):
+    """Page t × SizeZ + z is plane (z, t): its three channels (3 pages apart, XYZCT) at full
+    resolution and at a SubIFD level, against tifffile's reading of that plane."""
+    first = meta(client, "zct.ome.tif")
+    assert (first["pages"], first["planes"]) == (6, {"size_z": 3, "size_t": 2, "z": 0, "t": 0})
+    assert first["channels"] == ["DAPI", "GFP", "Cy5"] and (first["width"], first["height"]) == (600, 500)
+    full = tifffile.imread(files["zct.ome.tif"], series=0, level=0)  # T, C, Z, Y, X
+    half = tifffile.imread(files["zct.ome.tif"], series=0, level=1)
+    for page in (0, 4, 5):
+        z, t = page % 3, page // 3
+        found = meta(client, "zct.ome.tif", page=page)
+        assert found["planes"] == {"size_z": 3, "size_t": 2, "z": z, "t": t}
+        ranges = found["stretch"]["range"]
+        for c, got in enumerate(ranges):  # each plane's channels over their own values
+            coarsest = tifffile.imread(files["zct.ome.tif"], series=0, level=2)[t, c, z]
+            near(got, cut(coarsest), coarsest)
+        top = found["max_level"]
+        got = tile(client, "zct.ome.tif", top, 1, 1, page=page)
+        want = np.stack([stretched(full[t, c, z, 256:500, 256:512], *ranges[c]) for c in range(3)], axis=-1)
+        close(got, want)
+        got = tile(client, "zct.ome.tif", top - 1, page=page)  # 1/2: the first SubIFD
+        want = np.stack([stretched(half[t, c, z, :250, :256], *ranges[c]) for c in range(3)], axis=-1)
+        close(got, want)
+
+
+def test_a_page_beyond_the_planes_is_404_naming_them(client, files):
+    response = client.get(META, params={"path": "ome/zct.ome.tif", "page": 6})
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["code"] == "page_not_found" and "0…5" in response.json()["error"]["message"]
+
+
+def test_each_plane_has_its_own_etag_and_iiif_page(client, files):
+    def get(page: int):
+        return client.get(TILE, params={"path": "ome/zct.ome.tif", "level": 0, "x": 0, "y": 0, "page": page})
+
+    assert len({get(page).headers["etag"] for page in range(6)}) == 6
+    response = client.get("/iiif/3/page:4/ome%2Fzct.ome.tif/0,0,256,256/256,/0/default.png")
+    assert response.status_code == 200, response.text
+    close(pixels(response.content), tile(client, "zct.ome.tif", meta(client, "zct.ome.tif")["max_level"], page=4))
+
+
+def test_tiff_data_maps_planes_to_pages(client, s3, tmp_path):
+    """TiffData elements say which page holds each plane, whatever the DimensionOrder says:
+    here the pages are stored Z-first while the order is XYCZT."""
+    data = planes(2, 300, 400)
+    stored = [data[0], data[0] // 3, data[1], data[1] // 3]  # (z0 c0), (z1 c0), (z0 c1), (z1 c1)
+    mapping = "".join(
+        f'<TiffData IFD="{ifd}" FirstZ="{z}" FirstC="{c}" PlaneCount="1"/>'
+        for ifd, (z, c) in enumerate([(0, 0), (1, 0), (0, 1), (1, 1)])
+    )
+    xml = (
+        OME_HEAD + '<Pixels ID="Pixels:0" DimensionOrder="XYCZT" Type="uint16" SizeX="400" SizeY="300" '
+        'SizeC="2" SizeZ="2" SizeT="1">' + CHANNELS + mapping + "</Pixels></Image></OME>"
+    )
+    path = tmp_path / "mapped.ome.tif"
+    with tifffile.TiffWriter(path) as tif:
+        for n, plane in enumerate(stored):
+            tif.write(plane, tile=(256, 256), description=xml if n == 0 else None, metadata=None)
+    s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/ome/mapped.ome.tif")
+    found = meta(client, "mapped.ome.tif", page=1)  # z = 1: pages 1 and 3 (by the order: 2 and 3)
+    assert found["planes"] == {"size_z": 2, "size_t": 1, "z": 1, "t": 0} and found["channels"] == ["a", "b"]
+    ranges = found["stretch"]["range"]
+    got = tile(client, "mapped.ome.tif", found["max_level"], page=1)
+    want = [stretched(stored[page][:256, :256], *ranges[c]) for c, page in enumerate((1, 3))]
+    close(got, np.stack([*want, np.zeros_like(want[0])], axis=-1))
+
+
+def test_plane_index_and_tiff_data_rules():
+    xyzct = parse(ome_xml(order="XYZCT").replace('SizeZ="1"', 'SizeZ="4"').replace('SizeT="1"', 'SizeT="3"'))
+    assert xyzct is not None and xyzct.plane_index(2, 1, 2) == 2 + 4 * (1 + 2 * 2)
+    assert xyzct.channel_ifds(3, 1) == (11, 15)  # channels SizeZ pages apart
+    # One TiffData per run of planes; IFD given without PlaneCount: one plane.
+    runs = '<TiffData IFD="10"/><TiffData IFD="3" FirstC="1"/>'
+    mapped = parse(ome_xml(channels=CHANNELS + runs))
+    assert mapped is not None and mapped.tiff_data == ((10, 0, 1), (3, 1, 1))
+    assert mapped.channel_ifds(0, 0) == (10, 3)
+    counted = parse(ome_xml(channels=CHANNELS + '<TiffData IFD="7" PlaneCount="2"/>'))
+    assert counted is not None and counted.channel_ifds(0, 0) == (7, 8)
+    every = parse(ome_xml(channels=CHANNELS + "<TiffData/>"))  # no IFD: every plane from IFD 0
+    assert every is not None and every.tiff_data == ((0, 0, 2),)
+    unmapped = parse(ome_xml(channels=CHANNELS + '<TiffData IFD="4"/>'))  # channel 1 in no page
+    assert unmapped is not None and unmapped.channel_ifds(0, 0) is None
+    # Planes in another file, or a TiffData past the sizes: not composed (pages served as they are).
+    other = '<TiffData IFD="0"><UUID FileName="other.ome.tif">urn:uuid:1</UUID></TiffData>'
+    assert parse(ome_xml(channels=CHANNELS + other)) is None
+    assert parse(ome_xml(channels=CHANNELS + '<TiffData FirstC="5"/>')) is None

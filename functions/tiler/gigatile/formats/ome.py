@@ -99,14 +99,14 @@ def parse(description: str) -> Ome | None:
     return None if runs is None else Ome(size_c, size_z, size_t, order, tuple(names), runs)
 
 
-def _count(element, name: str, default: int) -> int | None:
+def _count(element: ElementTree.Element, name: str, default: int) -> int | None:
     text = element.get(name)
     if text is None:
         return default
     return int(text) if text.isdigit() and int(text) <= MAX_PLANES else None
 
 
-def _tiff_data(ome: Ome, found: list) -> tuple[tuple[int, int, int], ...] | None:
+def _tiff_data(ome: Ome, found: list[ElementTree.Element]) -> tuple[tuple[int, int, int], ...] | None:
     """The TiffData elements as (first IFD, first plane index, plane count) runs; None when one
     is malformed or names another file (a UUID with a FileName: multi-file sets). Per the OME
     schema, IFD defaults to 0 and PlaneCount to 1 where an IFD is given, else to every plane."""
