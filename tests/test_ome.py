@@ -374,3 +374,28 @@ def test_plane_index_and_tiff_data_rules():
     other = '<TiffData IFD="0"><UUID FileName="other.ome.tif">urn:uuid:1</UUID></TiffData>'
     assert parse(ome_xml(channels=CHANNELS + other)) is None
     assert parse(ome_xml(channels=CHANNELS + '<TiffData FirstC="5"/>')) is None
+
+
+def test_a_plane_reads_only_its_own_channels_pages(configure, s3, files):
+    """Page 5 (z 2, t 1) of the XYZCT stack: its channels are pages 11, 14 and 17; a tile
+    reads their tiles and no other plane's (libvips is shown a directory chain of just
+    those pages, so it walks no other directory either)."""
+    client = configure(**SMALL_READS)
+    key = f"{PREFIX}/ome/zct.ome.tif"
+    found = meta(client, "zct.ome.tif", page=5)
+    s3.proxy.reset()
+    tile(client, "zct.ome.tif", found["max_level"], 1, 1, page=5)
+    reads = _ranges(s3.proxy.gets(key))
+    with tifffile.TiffFile(files["zct.ome.tif"]) as tif:
+        data = {
+            index: [(o, o + n) for o, n in zip(page.dataoffsets, page.databytecounts, strict=True)]
+            for index, page in enumerate(tif.pages)
+        }
+    mine = [span for index in (11, 14, 17) for span in data[index]]
+    others = [span for index, spans in data.items() if index not in (11, 14, 17) for span in spans]
+    overlap = sum(max(0, min(e, oe) - max(s, os_)) for s, e in reads for os_, oe in others)
+    assert overlap <= 2 * SMALL_READS["GIGATILE_BLOCK_SIZE"], (overlap, reads)  # block edges only
+    assert any(s < me and ms < e for s, e in reads for ms, me in mine)
+    # Measured: 5 GETs (293 KB): a tile per channel, plus the tile above for channels 2 and
+    # 3 (the 500 px pages are read as one tall image whose tile rows straddle them).
+    assert len(reads) <= 5, reads
