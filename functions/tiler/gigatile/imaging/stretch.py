@@ -61,7 +61,7 @@ class Stretch:
     ranges: tuple[tuple[float, float], ...]  # one per shown band
     nodata: float | None
     alpha: int | None  # the band that is alpha, if any
-    range_from: str  # "gdal", "statistics", "type" or "request"
+    range_from: str  # "gdal", "percentiles", "type" or "request"
     # GDAL's (scale, offset) of each shown band: the ranges are in value × scale + offset
     # (physical units); () when the file gives none (stored values).
     units: tuple[tuple[float, float], ...] = ()
