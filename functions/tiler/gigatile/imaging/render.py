@@ -11,6 +11,7 @@ internal mask, if it has one, becomes the alpha band.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import AssociatedImageNotFound, TooLarge, UnsupportedImage
@@ -48,7 +49,7 @@ def view_at(
     level, opened, downsample = source.level_for(scale)
     reads: tuple[Opened, ...] = (opened,)
     image = opened.image  # libvips reads this level's header, and its pixels unless JPEG 2000
-    band = opened.band  # band b on its own (an OME-TIFF's channel: its page)
+    band: Callable[[int], Any] | None = opened.band  # band b on its own (an OME-TIFF's channel: its page)
     if j2k is not None:
         reduce = jpeg2000.reduction(j2k, scale / downsample, level.mask is not None)
         window = level_window(source, level, j2k, scale, box or (0, 0, width, height), margin=2**reduce)
