@@ -480,6 +480,13 @@ def gdal_statistics(minimum: str, maximum: str) -> bytes:
     ).encode()
 
 
+def gdal_scale(scale: str, offset: str) -> bytes:
+    return (
+        f'<GDALMetadata><Item name="SCALE" sample="0" role="scale">{scale}</Item>'
+        f'<Item name="OFFSET" sample="0" role="offset">{offset}</Item></GDALMetadata>'
+    ).encode()
+
+
 BILLION_LAUGHS = (
     b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lollollollollollollollollollol">'
     + b"".join(
@@ -538,6 +545,9 @@ def added_formats() -> dict[str, bytes]:
         "metadata-laughs.tif": tiff_typed(u16, 16, 1, extra={42112: gdal_text(BILLION_LAUGHS)}),
         "statistics-min-over-max.tif": tiff_typed(u16, 16, 1, extra={42112: gdal_text(gdal_statistics("5000", "10"))}),
         "statistics-nan.tif": float32([1.0, 2.0], {42112: gdal_text(gdal_statistics("nan", "NaN"))}),
+        "scale-1e308.tif": tiff_typed(u16, 16, 1, extra={42112: gdal_text(gdal_scale("1e308", "-1e308"))}),
+        "scale-zero.tif": float32([1.0, 2.0], {42112: gdal_text(gdal_scale("0", "5"))}),
+        "scale-1e-320.tif": tiff_typed(u16, 16, 1, extra={42112: gdal_text(gdal_scale("1e-320", "0"))}),
         "bits-12.tif": tiff_typed(b"\x12\x34\x56", 12, 1),
         "bits-24.tif": tiff_typed(b"\x12\x34\x56", 24, 1),
         "uint16-samples-64.tif": tiff_typed(u16, 16, 1, samples=64, side=128),

@@ -16,7 +16,7 @@ import tifffile
 
 from gigatile.formats.ome import parse
 from tests.conftest import BUCKET, PREFIX
-from tests.test_stretch import close, pixels, stretched
+from tests.test_stretch import close, cut, near, pixels, stretched
 
 TILE = "/api/v1/image/tile"
 META = "/api/v1/image/meta"
@@ -36,17 +36,19 @@ def planes(channels: int, height: int = HEIGHT, width: int = WIDTH) -> np.ndarra
     return np.stack(made).astype(np.uint16)
 
 
-def write_ome(path, data: np.ndarray, factors: tuple[int, ...] = (2, 4, 8), names: list[str] | None = None):
-    """An OME-TIFF as tifffile writes one: tiled pages (one per channel), reduced levels in
-    each page's SubIFDs, OME-XML with the channel names."""
-    metadata: dict = {"axes": "CYX"}
+def write_ome(
+    path, data: np.ndarray, factors: tuple[int, ...] = (2, 4, 8), names: list[str] | None = None, axes: str = "CYX"
+):
+    """An OME-TIFF as tifffile writes one: tiled pages (one per plane), reduced levels in
+    each page's SubIFDs, OME-XML with the channel names (`axes` TCZYX: DimensionOrder XYZCT)."""
+    metadata: dict = {"axes": axes}
     if names:
         metadata["Channel"] = {"Name": names}
     with tifffile.TiffWriter(path, ome=True) as tif:
         options = {"tile": (256, 256), "compression": "zlib", "photometric": "minisblack"}
         tif.write(data, subifds=len(factors), metadata=metadata, **options)
         for f in factors:
-            tif.write(data[:, ::f, ::f], subfiletype=1, **options)
+            tif.write(data[..., ::f, ::f], subfiletype=1, **options)
     return path
 
 
@@ -59,20 +61,32 @@ def files(s3, tmp_path_factory):
         "five.ome.tif": write_ome(folder / "five.ome.tif", planes(5, 600, 800), (2,), [f"c{i}" for i in range(5)]),
         # Levels reduced by 3 and 9, not halvings: taken at their true sizes.
         "thirds.ome.tif": write_ome(folder / "thirds.ome.tif", planes(3), (3, 9)),
+        # Two time points of three Z planes of three channels: channels 3 pages apart
+        # (DimensionOrder XYZCT), each plane its own data.
+        "zct.ome.tif": write_ome(folder / "zct.ome.tif", stack(), (2, 4), ["DAPI", "GFP", "Cy5"], "TCZYX"),
     }
     for name, path in made.items():
         s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/ome/{name}")
     return made
 
 
-def meta(client, name: str) -> dict:
-    response = client.get(META, params={"path": f"ome/{name}"})
+def stack() -> np.ndarray:
+    """T = 2, C = 3, Z = 3 planes of 600 × 500, each different (a plane read from the wrong
+    page does not match)."""
+    base = planes(3, 500, 600)
+    made = [[[base[c] // (1 + z + 3 * t) + 500 * z for z in range(3)] for c in range(3)] for t in range(2)]
+    return np.array(made, dtype=np.uint16)
+
+
+def meta(client, name: str, **params) -> dict:
+    response = client.get(META, params={"path": f"ome/{name}"} | params)
     assert response.status_code == 200, response.text
     return response.json()
 
 
-def tile(client, name: str, level: int, x: int = 0, y: int = 0):
-    response = client.get(TILE, params={"path": f"ome/{name}", "level": level, "x": x, "y": y, "format": "png"})
+def tile(client, name: str, level: int, x: int = 0, y: int = 0, stretch: str | None = None, **params):
+    query = {"path": f"ome/{name}", "level": level, "x": x, "y": y, "format": "png"} | params
+    response = client.get(TILE if stretch is None else f"{TILE}/{stretch}", params=query)
     assert response.status_code == 200, response.text
     return pixels(response.content)
 
@@ -102,11 +116,12 @@ def test_meta_is_one_image_with_its_channels_and_subifd_levels(client, files):
     assert found["channels"] == ["DAPI", "GFP", "Cy5"]
     assert found["source_levels"] == 4 and found["data_type"] == "ushort"
     stretch = found["stretch"]
-    assert stretch["bands"] == [1, 2, 3] and stretch["range_from"] == "statistics"
-    # Each channel over its own values (the coarsest level's), not one range for all.
+    assert stretch["bands"] == [1, 2, 3] and stretch["range_from"] == "percentiles"
+    assert found["planes"] == {"size_z": 1, "size_t": 1, "z": 0, "t": 0}
+    # Each channel over its own values (the coarsest level's 2–98 %), not one range for all.
     coarsest = tifffile.imread(files["three.ome.tif"], series=0, level=3)
-    for c, (low, high) in enumerate(stretch["range"]):
-        assert (low, high) == (coarsest[c].min(), coarsest[c].max())
+    for c, got in enumerate(stretch["range"]):
+        near(got, cut(coarsest[c]), coarsest[c])
     assert stretch["range"][0] != stretch["range"][2]
 
 
@@ -129,12 +144,26 @@ def test_tiles_match_tifffile_at_full_resolution_and_at_each_subifd(client, file
         assert found["channels"] == ["", ""] and not got[..., 2].any()  # red + green
 
 
-def test_more_than_three_channels_shows_the_first_three_and_lists_all(client, files):
+def test_more_than_three_channels_shows_the_first_three_and_any_on_request(client, files):
     found = meta(client, "five.ome.tif")
-    assert found["channels"] == ["c0", "c1", "c2", "c3", "c4"] and found["bands"] == 3
-    assert found["pages"] == 1
+    assert found["channels"] == ["c0", "c1", "c2", "c3", "c4"] and found["bands"] == 5
+    assert found["pages"] == 1 and found["stretch"]["bands"] == [1, 2, 3]
     got = tile(client, "five.ome.tif", found["max_level"])
     close(got, oracle(files["five.ome.tif"], 0, found["stretch"]["range"], (0, 0, 256, 256)))
+    data = tifffile.imread(files["five.ome.tif"], series=0, level=0)[:, 256:512, 256:512]
+    coarsest = tifffile.imread(files["five.ome.tif"], series=0, level=1)
+    # Channels 5, 2, 4 as RGB, each over its own default range (found when first shown) …
+    got = tile(client, "five.ome.tif", found["max_level"], 1, 1, stretch="bands:5,2,4")
+    want = []
+    for c in (4, 1, 3):
+        low, high = cut(coarsest[c])
+        want.append(stretched(data[c], low, high))
+    assert int(np.abs(got.astype(int) - np.stack(want, axis=-1).astype(int)).max()) <= 2
+    # … and channel 4 alone as grey, over a range of the request.
+    got = tile(client, "five.ome.tif", found["max_level"], 1, 1, stretch="bands:4;range:4000,9000")
+    close(got[..., 0], stretched(data[3], 4000, 9000))
+    response = client.get(f"{TILE}/bands:6", params={"path": "ome/five.ome.tif", "level": 1, "x": 0, "y": 0})
+    assert response.status_code == 400 and "band 6 is beyond this image's 5 bands" in response.text
 
 
 def test_subifd_levels_keep_their_true_factors(client, files):
@@ -212,7 +241,7 @@ def test_ome_xml_is_read_only_when_plain_and_well_formed():
     unnamed = parse(ome_xml(channels=""))
     assert unnamed is not None and unnamed.channels == ("", "")
     zct = parse(ome_xml(order="XYZCT"))
-    assert zct is not None and zct.channels_adjacent  # one Z, one T: channels are still pages 0, 1
+    assert zct is not None and zct.channel_ifds(0, 0) == (0, 1)  # one Z, one T: channels are still pages 0, 1
     bomb = '<?xml version="1.0"?><!DOCTYPE OME [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;">]>'
     refused = [
         ome_xml(prefix=bomb),  # a DTD: entities are never expanded
@@ -254,3 +283,119 @@ def test_a_channel_page_with_impossible_byte_counts_is_415(client, s3, tmp_path)
     assert found["channels"] == ["", "", ""]
     response = client.get(TILE, params={"path": "ome/bad.ome.tif", "level": found["max_level"], "x": 0, "y": 0})
     assert response.status_code == 415 and "not a readable TIFF" in response.json()["error"]["message"]
+
+
+# -- Z planes and time points ---------------------------------------------------------------
+
+
+def test_z_and_t_planes_are_pages_matching_tifffile(client, files):
+    """Page t × SizeZ + z is plane (z, t): its three channels (3 pages apart, XYZCT) at full
+    resolution and at a SubIFD level, against tifffile's reading of that plane."""
+    first = meta(client, "zct.ome.tif")
+    assert (first["pages"], first["planes"]) == (6, {"size_z": 3, "size_t": 2, "z": 0, "t": 0})
+    assert first["channels"] == ["DAPI", "GFP", "Cy5"] and (first["width"], first["height"]) == (600, 500)
+    full = tifffile.imread(files["zct.ome.tif"], series=0, level=0)  # T, C, Z, Y, X
+    half = tifffile.imread(files["zct.ome.tif"], series=0, level=1)
+    for page in (0, 4, 5):
+        z, t = page % 3, page // 3
+        found = meta(client, "zct.ome.tif", page=page)
+        assert found["planes"] == {"size_z": 3, "size_t": 2, "z": z, "t": t}
+        ranges = found["stretch"]["range"]
+        for c, got in enumerate(ranges):  # each plane's channels over their own values
+            coarsest = tifffile.imread(files["zct.ome.tif"], series=0, level=2)[t, c, z]
+            near(got, cut(coarsest), coarsest)
+        top = found["max_level"]
+        got = tile(client, "zct.ome.tif", top, 1, 1, page=page)
+        want = np.stack([stretched(full[t, c, z, 256:500, 256:512], *ranges[c]) for c in range(3)], axis=-1)
+        close(got, want)
+        got = tile(client, "zct.ome.tif", top - 1, page=page)  # 1/2: the first SubIFD
+        want = np.stack([stretched(half[t, c, z, :250, :256], *ranges[c]) for c in range(3)], axis=-1)
+        close(got, want)
+
+
+def test_a_page_beyond_the_planes_is_404_naming_them(client, files):
+    response = client.get(META, params={"path": "ome/zct.ome.tif", "page": 6})
+    assert response.status_code == 404, response.text
+    assert response.json()["error"]["code"] == "page_not_found" and "0…5" in response.json()["error"]["message"]
+
+
+def test_each_plane_has_its_own_etag_and_iiif_page(client, files):
+    def get(page: int):
+        return client.get(TILE, params={"path": "ome/zct.ome.tif", "level": 0, "x": 0, "y": 0, "page": page})
+
+    assert len({get(page).headers["etag"] for page in range(6)}) == 6
+    response = client.get("/iiif/3/page:4/ome%2Fzct.ome.tif/0,0,256,256/256,/0/default.png")
+    assert response.status_code == 200, response.text
+    close(pixels(response.content), tile(client, "zct.ome.tif", meta(client, "zct.ome.tif")["max_level"], page=4))
+
+
+def test_tiff_data_maps_planes_to_pages(client, s3, tmp_path):
+    """TiffData elements say which page holds each plane, whatever the DimensionOrder says:
+    here the pages are stored Z-first while the order is XYCZT."""
+    data = planes(2, 300, 400)
+    stored = [data[0], data[0] // 3, data[1], data[1] // 3]  # (z0 c0), (z1 c0), (z0 c1), (z1 c1)
+    mapping = "".join(
+        f'<TiffData IFD="{ifd}" FirstZ="{z}" FirstC="{c}" PlaneCount="1"/>'
+        for ifd, (z, c) in enumerate([(0, 0), (1, 0), (0, 1), (1, 1)])
+    )
+    xml = (
+        OME_HEAD + '<Pixels ID="Pixels:0" DimensionOrder="XYCZT" Type="uint16" SizeX="400" SizeY="300" '
+        'SizeC="2" SizeZ="2" SizeT="1">' + CHANNELS + mapping + "</Pixels></Image></OME>"
+    )
+    path = tmp_path / "mapped.ome.tif"
+    with tifffile.TiffWriter(path) as tif:
+        for n, plane in enumerate(stored):
+            tif.write(plane, tile=(256, 256), description=xml if n == 0 else None, metadata=None)
+    s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/ome/mapped.ome.tif")
+    found = meta(client, "mapped.ome.tif", page=1)  # z = 1: pages 1 and 3 (by the order: 2 and 3)
+    assert found["planes"] == {"size_z": 2, "size_t": 1, "z": 1, "t": 0} and found["channels"] == ["a", "b"]
+    ranges = found["stretch"]["range"]
+    got = tile(client, "mapped.ome.tif", found["max_level"], page=1)
+    want = [stretched(stored[page][:256, :256], *ranges[c]) for c, page in enumerate((1, 3))]
+    close(got, np.stack([*want, np.zeros_like(want[0])], axis=-1))
+
+
+def test_plane_index_and_tiff_data_rules():
+    xyzct = parse(ome_xml(order="XYZCT").replace('SizeZ="1"', 'SizeZ="4"').replace('SizeT="1"', 'SizeT="3"'))
+    assert xyzct is not None and xyzct.plane_index(2, 1, 2) == 2 + 4 * (1 + 2 * 2)
+    assert xyzct.channel_ifds(3, 1) == (11, 15)  # channels SizeZ pages apart
+    # One TiffData per run of planes; IFD given without PlaneCount: one plane.
+    runs = '<TiffData IFD="10"/><TiffData IFD="3" FirstC="1"/>'
+    mapped = parse(ome_xml(channels=CHANNELS + runs))
+    assert mapped is not None and mapped.tiff_data == ((10, 0, 1), (3, 1, 1))
+    assert mapped.channel_ifds(0, 0) == (10, 3)
+    counted = parse(ome_xml(channels=CHANNELS + '<TiffData IFD="7" PlaneCount="2"/>'))
+    assert counted is not None and counted.channel_ifds(0, 0) == (7, 8)
+    every = parse(ome_xml(channels=CHANNELS + "<TiffData/>"))  # no IFD: every plane from IFD 0
+    assert every is not None and every.tiff_data == ((0, 0, 2),)
+    unmapped = parse(ome_xml(channels=CHANNELS + '<TiffData IFD="4"/>'))  # channel 1 in no page
+    assert unmapped is not None and unmapped.channel_ifds(0, 0) is None
+    # Planes in another file, or a TiffData past the sizes: not composed (pages served as they are).
+    other = '<TiffData IFD="0"><UUID FileName="other.ome.tif">urn:uuid:1</UUID></TiffData>'
+    assert parse(ome_xml(channels=CHANNELS + other)) is None
+    assert parse(ome_xml(channels=CHANNELS + '<TiffData FirstC="5"/>')) is None
+
+
+def test_a_plane_reads_only_its_own_channels_pages(configure, s3, files):
+    """Page 5 (z 2, t 1) of the XYZCT stack: its channels are pages 11, 14 and 17; a tile
+    reads their tiles and no other plane's (libvips is shown a directory chain of just
+    those pages, so it walks no other directory either)."""
+    client = configure(**SMALL_READS)
+    key = f"{PREFIX}/ome/zct.ome.tif"
+    found = meta(client, "zct.ome.tif", page=5)
+    s3.proxy.reset()
+    tile(client, "zct.ome.tif", found["max_level"], 1, 1, page=5)
+    reads = _ranges(s3.proxy.gets(key))
+    with tifffile.TiffFile(files["zct.ome.tif"]) as tif:
+        data = {
+            index: [(o, o + n) for o, n in zip(page.dataoffsets, page.databytecounts, strict=True)]
+            for index, page in enumerate(tif.pages)
+        }
+    mine = [span for index in (11, 14, 17) for span in data[index]]
+    others = [span for index, spans in data.items() if index not in (11, 14, 17) for span in spans]
+    overlap = sum(max(0, min(e, oe) - max(s, os_)) for s, e in reads for os_, oe in others)
+    assert overlap <= 2 * SMALL_READS["GIGATILE_BLOCK_SIZE"], (overlap, reads)  # block edges only
+    assert any(s < me and ms < e for s, e in reads for ms, me in mine)
+    # Measured: 5 GETs (293 KB): a tile per channel, plus the tile above for channels 2 and
+    # 3 (the 500 px pages are read as one tall image whose tile rows straddle them).
+    assert len(reads) <= 5, reads

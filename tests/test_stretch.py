@@ -39,7 +39,20 @@ def close(got: np.ndarray, want: np.ndarray) -> None:
     assert int(np.abs(got.astype(int) - want.astype(int)).max()) <= 1
 
 
-def cog(path, data: np.ndarray, nodata: float | None = None, statistics: bool = False):
+def cut(values: np.ndarray) -> tuple[float, float]:
+    """The oracle's default range: NumPy's 2nd and 98th percentiles (the first value whose
+    cumulative count reaches them, as QGIS's "cumulative count cut")."""
+    low, high = np.percentile(values, [2, 98], method="inverted_cdf")
+    return float(low), float(high)
+
+
+def near(got: list[float], want: tuple[float, float], values: np.ndarray) -> None:
+    """Within one of the 65,535 histogram bins between the values' minimum and maximum."""
+    step = (float(values.max()) - float(values.min())) / 65534
+    assert abs(got[0] - want[0]) <= max(step, 0.5) and abs(got[1] - want[1]) <= max(step, 0.5), (got, want)
+
+
+def cog(path, data: np.ndarray, nodata: float | None = None, statistics: bool = False, units=None):
     """A COG as `gdal_translate -of COG` writes one: 256 px blocks, overviews down to one block."""
     bands, height, width = data.shape
     plain = path.with_name(path.stem + "-plain.tif")
@@ -48,6 +61,8 @@ def cog(path, data: np.ndarray, nodata: float | None = None, statistics: bool = 
         plain, "w", crs="EPSG:32631", transform=from_origin(500_000, 6_000_000, 1, 1), nodata=nodata, **profile
     ) as dst:
         dst.write(data)
+        if units is not None:  # (scale, offset) of every band: GDAL's SCALE / OFFSET items
+            dst.scales, dst.offsets = (units[0],) * bands, (units[1],) * bands
         if statistics:  # as `gdalinfo -stats` leaves them: STATISTICS_* band metadata items
             for band in range(bands):
                 valid = data[band][data[band] != nodata] if nodata is not None else data[band]
@@ -68,6 +83,10 @@ def files(s3, tmp_path_factory):
     dem = (120 + 800 * np.sin(xx / 300) * np.cos(yy / 200)).astype(np.float32)
     dem[100:300, 50:260] = NODATA
     made["dem.tif"] = cog(folder / "dem.tif", dem[None], nodata=NODATA, statistics=True)
+    # Land surface temperature as MODIS / Landsat products store it: uint16 counts, kelvin
+    # = count × 0.02 + 150 (GDAL SCALE / OFFSET), statistics of the stored counts.
+    counts = (6000 + 3000 * np.sin(xx / 200) * np.cos(yy / 150)).astype(np.uint16)
+    made["lst.tif"] = cog(folder / "lst.tif", counts[None], statistics=True, units=(0.02, 150.0))
     # Satellite reflectance: 4 bands uint16 (blue, green, red, near infrared), no alpha.
     bands4 = np.stack([(xx * 7 + yy * 3 + k * 900 + rng.integers(0, 50, xx.shape)) % 12000 for k in range(4)])
     made["reflectance.tif"] = cog(folder / "reflectance.tif", bands4.astype(np.uint16))
@@ -133,6 +152,8 @@ def test_dem_uses_gdal_statistics_and_nodata_is_transparent(client, files):
         "bands": [1],
         "range": [[low, high]],
         "range_from": "gdal",
+        "range_units": "stored",
+        "scale_offset": None,
         "nodata": NODATA,
         "alpha_band": None,
     }
@@ -153,6 +174,29 @@ def test_dem_as_jpeg_has_the_background_where_nodata(client, files):
     assert got[150:250, 100:200].mean() > 250  # the hole is the white background, not black
 
 
+def test_gdal_scale_and_offset_make_the_range_physical(client, files):
+    with rasterio.open(files["lst.tif"]) as src:
+        assert (src.scales, src.offsets) == ((0.02,), (150.0,))  # as GDAL stores them
+        stats = src.tags(1)
+        low, high = float(stats["STATISTICS_MINIMUM"]), float(stats["STATISTICS_MAXIMUM"])
+        counts = src.read(1, window=((0, 256), (256, 512)))
+    kelvin = counts * 0.02 + 150.0
+    meta = client.get(META, params={"path": "stretch/lst.tif"}).json()["stretch"]
+    # GDAL's statistics are of the stored counts: shown in kelvin.
+    assert meta["range"] == [[low * 0.02 + 150.0, high * 0.02 + 150.0]] and meta["range_from"] == "gdal"
+    assert (meta["range_units"], meta["scale_offset"]) == ("scaled", [[0.02, 150.0]])
+    level = full_level(client, "lst.tif")
+    response = tile(client, "lst.tif", level, 1, 0)
+    assert response.status_code == 200, response.text
+    close(pixels(response.content)[..., 0], stretched(kelvin, *meta["range"][0]))
+    # A requested range is in kelvin too (250 K … 300 K), not in counts.
+    response = tile(client, "lst.tif", level, 1, 0, stretch="range:250,300")
+    assert response.status_code == 200, response.text
+    close(pixels(response.content)[..., 0], stretched(kelvin, 250, 300))
+    plain = client.get(META, params={"path": "stretch/dem.tif"}).json()["stretch"]
+    assert (plain["range_units"], plain["scale_offset"]) == ("stored", None)
+
+
 def test_four_band_uint16_shows_bands_1_to_3_stretched_by_the_coarsest_levels_statistics(client, files):
     meta = client.get(META, params={"path": "stretch/reflectance.tif"}).json()
     assert (meta["data_type"], meta["bands"]) == ("ushort", 4)
@@ -161,9 +205,11 @@ def test_four_band_uint16_shows_bands_1_to_3_stretched_by_the_coarsest_levels_st
         full = src.read(window=((256, 512), (256, 512)))
     with rasterio.open(files["reflectance.tif"], overview_level=coarsest) as src:
         overview = src.read()[:3]
-    low, high = float(overview.min()), float(overview.max())
-    assert meta["stretch"]["range_from"] == "statistics"
+    # One range for the three bands (RGB keeps its balance): their values' 2–98 %.
+    assert meta["stretch"]["range_from"] == "percentiles"
     assert meta["stretch"]["bands"] == [1, 2, 3] and meta["stretch"]["alpha_band"] is None
+    low, high = meta["stretch"]["range"][0]
+    near([low, high], cut(overview), overview)
     assert meta["stretch"]["range"] == [[low, high]] * 3
     response = tile(client, "reflectance.tif", meta["max_level"], 1, 1)
     assert response.status_code == 200, response.text
@@ -204,8 +250,9 @@ def test_the_etag_follows_the_stretch(client, files):
 
 def test_rgb16_without_metadata_or_overviews(client, files):
     data = tifffile.imread(files["rgb16.tif"])
-    low, high = float(data.min()), float(data.max())  # the coarsest level is the image itself
     meta = client.get(META, params={"path": "stretch/rgb16.tif"}).json()
+    low, high = meta["stretch"]["range"][0]
+    near([low, high], cut(data), data)  # the coarsest level is the image itself
     assert meta["stretch"]["range"] == [[low, high]] * 3
     response = tile(client, "rgb16.tif", meta["max_level"], 2, 1)
     assert response.status_code == 200, response.text
@@ -214,10 +261,10 @@ def test_rgb16_without_metadata_or_overviews(client, files):
 
 def test_int16_with_negatives(client, files):
     data = tifffile.imread(files["depth.tif"])
-    low, high = float(data.min()), float(data.max())
-    assert low < 0
     meta = client.get(META, params={"path": "stretch/depth.tif"}).json()
-    assert meta["data_type"] == "short" and meta["stretch"]["range"] == [[low, high]]
+    assert meta["data_type"] == "short" and meta["stretch"]["range"] == [list(cut(data))]  # integers: exact
+    low, high = meta["stretch"]["range"][0]
+    assert low < 0
     response = tile(client, "depth.tif", meta["max_level"], 1, 0)
     assert response.status_code == 200, response.text
     close(pixels(response.content)[..., 0], stretched(data[0:256, 256:512], low, high))
@@ -226,9 +273,9 @@ def test_int16_with_negatives(client, files):
 def test_float_nan_and_inf_are_nodata(client, files):
     data = tifffile.imread(files["nan.tif"])
     finite = np.isfinite(data)
-    low, high = float(data[finite].min()), float(data[finite].max())
     meta = client.get(META, params={"path": "stretch/nan.tif"}).json()
-    assert meta["stretch"]["range"] == [[low, high]]
+    low, high = meta["stretch"]["range"][0]
+    near([low, high], cut(data[finite]), data[finite])  # NaN and ±inf are not counted
     response = tile(client, "nan.tif", meta["max_level"])
     assert response.status_code == 200, response.text
     got = pixels(response.content)

@@ -36,7 +36,7 @@ from .sources.reader import ObjectReader
 from .vips import configure as vips_configure
 
 # Bump when rendering changes, so tile ETags change with it.
-RENDER_VERSION = "5"
+RENDER_VERSION = "6"
 
 
 @dataclass
@@ -173,7 +173,9 @@ class Tiler:
             "associated": list(original.associated),
             "data_type": first.format,  # libvips' band format: uchar, ushort, short, float …
             "bands": first.bands,
-            "channels": list(src.channels),  # an OME-TIFF's, by name; its first three are the bands
+            "channels": list(src.channels),  # an OME-TIFF's, by name: the bands a stretch chooses from
+            # An OME-TIFF's Z and T sizes and the plane this page is; None for other images.
+            "planes": None if src.planes is None else vars(src.planes),
             "stretch": None if stretch is None else stretch.describe(),
         }
 

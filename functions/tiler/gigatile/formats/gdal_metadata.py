@@ -17,6 +17,7 @@ from .tiff import Ifd, TiffError, TiffFile
 GDAL_METADATA, GDAL_NODATA, EXTRA_SAMPLES = 42112, 42113, 338
 MAX_XML = 256 * 1024
 ASSOCIATED_ALPHA, UNASSOCIATED_ALPHA = 1, 2  # ExtraSamples values that mean alpha
+PLAUSIBLE = (1e-30, 1e30)  # |scale| and |offset| bounds: beyond, a float64 range over- or underflows
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,18 @@ class BandMetadata:
         if self.minimum is None or self.maximum is None or not self.minimum < self.maximum:
             return None
         return self.minimum, self.maximum
+
+    @property
+    def units(self) -> tuple[float, float] | None:
+        """(scale, offset) when GDAL says the values stand for value × scale + offset; None
+        when it does not, or says something no display range survives (a scale of 0, or one
+        so large or small that a range in those units overflows or vanishes)."""
+        if self.scale is None and self.offset is None:
+            return None
+        scale, offset = (1.0 if self.scale is None else self.scale), self.offset or 0.0
+        if not (PLAUSIBLE[0] <= abs(scale) <= PLAUSIBLE[1] and abs(offset) <= PLAUSIBLE[1]):
+            return None
+        return scale, offset
 
 
 @dataclass(frozen=True)

@@ -7,8 +7,9 @@ Aperio slide's own levels (4×, 16×, 32× …, not halvings), JPEG's shrink-on-
 carries its downsample: the full-resolution size over its own. Pages are separate
 images: the frames of a GIF or animated WebP, the pages of a TIFF whose pages are not the
 levels of one pyramid (a scanned document, a stack of unrelated images). An OME-TIFF's
-one grey page per channel is not: the channels of a plane are one image, its first three
-read together (libvips `n=`) and shown as bands.
+one grey page per plane is not: its pages are its Z planes and time points (page
+t × SizeZ + z), each one image whose bands are the pages of that plane's channels
+(wherever the OME-XML puts them), read together (libvips `n=`).
 
 Neither are the other images a TIFF may hold: GDAL's internal transparency masks (one per
 level, each belonging to the level of its size) and a slide's associated images (label,
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .ome import MAX_XML as OME_MAX_XML
+from .ome import Ome
 from .ome import parse as parse_ome
 from .tiff import PHOTOMETRIC, PHOTOMETRIC_MINISBLACK, Ifd, TiffError, TiffFile
 from .vendors import MAX_XML as VENDOR_MAX_XML
@@ -40,8 +42,9 @@ Patches = tuple[tuple[int, bytes], ...]
 ASSOCIATED_WORD = re.compile(r"^\s*(label|macro|thumbnail)\b", re.IGNORECASE)
 
 
-# An OME-TIFF's first channels shown as RGB; the rest are listed, not shown.
-SHOWN_CHANNELS = 3
+# An OME-TIFF's channels read as the bands of one image (libvips reads each channel's
+# directory on open): beyond these, channels are listed but cannot be shown.
+COMPOSED_CHANNELS = 32
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class Structure:
     # The levels after `levels` when finding them costs reads (SubIFD directories lie
     # anywhere in the file): taken one at a time, as views need them.
     more_levels: SubIfdLevels | None = None
+    planes: Planes | None = None  # an OME-TIFF's Z and T (None: any other image)
 
 
 @dataclass(frozen=True)
@@ -266,23 +270,38 @@ class SubIfdLevels:
         return Level(d, (*self.option, ("subifd", i))) if d is not None and d > finer else None
 
 
-def _ome_channels(tiff: TiffFile, images: tuple[int, ...]) -> tuple[str, ...]:
-    """The channel names of an OME-TIFF whose planes are one grey page per channel, the
-    channels of each plane consecutive pages of one size (so that libvips reads them as one
-    image with `n=`); () for any other file."""
+@dataclass(frozen=True)
+class Planes:
+    """An OME-TIFF's Z and T sizes, and the plane (z, t) a Structure's levels show."""
+
+    size_z: int
+    size_t: int
+    z: int = 0
+    t: int = 0
+
+
+def _ome_plane(tiff: TiffFile, images: tuple[int, ...], z: int, t: int) -> tuple[Ome, tuple[int, ...]] | None:
+    """The OME-XML and the pages of the channels of plane (z, t), when they can be read as
+    one image: grey pages of one size and tiling, in ascending order at a constant stride
+    (the DimensionOrder's; libvips reads them as one image with `n=` once the reader chains
+    them, formats.tiff.chain_patches). None when the file is not such an OME-TIFF, or
+    (z, t) is outside it."""
     ome = parse_ome(tiff.description(tiff.pages[0], OME_MAX_XML))
-    if ome is None or ome.size_c < 2 or not ome.channels_adjacent or len(images) % ome.size_c:
-        return ()
-    first = tiff.pages[images[0]]
-    for start in range(0, len(images), ome.size_c):
-        group = images[start : start + ome.size_c]
-        if group != tuple(range(group[0], group[0] + ome.size_c)):
-            return ()
-        for ifd in (tiff.pages[i] for i in group):
-            same = (ifd.width, ifd.height, ifd.tiled) == (first.width, first.height, first.tiled)
-            if not same or ifd.samples != 1:
-                return ()
-    return ome.channels
+    if ome is None or not (0 <= z < ome.size_z and 0 <= t < ome.size_t):
+        return None
+    pages = ome.channel_ifds(z, t)
+    if pages is None or not set(pages) <= set(images):
+        return None
+    pages = pages[:COMPOSED_CHANNELS]
+    strides = {b - a for a, b in zip(pages, pages[1:], strict=False)}
+    if len(strides) > 1 or min(strides, default=1) < 1:
+        return None
+    first = tiff.pages[pages[0]]
+    for ifd in (tiff.pages[i] for i in pages):
+        same = (ifd.width, ifd.height, ifd.tiled) == (first.width, first.height, first.tiled)
+        if not same or ifd.samples != 1:
+            return None
+    return ome, pages
 
 
 def tiff_structure(tiff: TiffFile, page: int) -> Structure:
@@ -294,20 +313,33 @@ def tiff_structure(tiff: TiffFile, page: int) -> Structure:
 
     if layout.pyramid:
         return Structure(1, tuple(map(level, layout.downsamples, layout.images)), associated)
-    channels = _ome_channels(tiff, layout.images)
-    # An OME plane's channels are one image: its first SHOWN_CHANNELS pages read together.
-    step = max(len(channels), 1)
-    pages = len(layout.images) // step
-    if not 0 <= page < pages:
-        return Structure(pages, (), associated, channels)
-    index = layout.images[page * step]
-    option = _page_option(index)
-    if channels:
-        option = (("page", index), ("n", min(len(channels), SHOWN_CHANNELS)))
-    base = Level(1, option, None if channels else _mask(tiff, layout, index))
+    # An OME-TIFF whose first plane composes: its pages are its planes, page t × SizeZ + z.
+    ome = _ome_plane(tiff, layout.images, 0, 0)
+    if ome is None:
+        pages = len(layout.images)
+        if not 0 <= page < pages:
+            return Structure(pages, (), associated)
+        index = layout.images[page]
+        base = Level(1, _page_option(index), _mask(tiff, layout, index))
+        count = len(tiff.subifd_offsets(index))
+        more = SubIfdLevels(tiff, index, base.options, count) if count else None
+        return Structure(pages, (base,), associated, (), more)
+    xml = ome[0]
+    pages = xml.size_z * xml.size_t
+    planes = Planes(xml.size_z, xml.size_t, page % xml.size_z, page // xml.size_z)
+    channels = xml.channels if xml.size_c > 1 else ()
+    found = _ome_plane(tiff, layout.images, planes.z, planes.t) if 0 <= page < pages else None
+    if found is None:  # no such page, or one whose channels cannot be read as one image
+        return Structure(pages, (), associated, channels, None, planes)
+    _, channel_pages = found
+    index = channel_pages[0]
+    option: LoadOptions = _page_option(index)
+    if len(channel_pages) > 1:
+        stride = channel_pages[1] - channel_pages[0]
+        option = (("page", index), ("n", len(channel_pages)), ("stride", stride))
     count = len(tiff.subifd_offsets(index))
     more = SubIfdLevels(tiff, index, option, count) if count else None
-    return Structure(pages, (base,), associated, channels, more)
+    return Structure(pages, (Level(1, option),), associated, channels, more, planes)
 
 
 def structure(loader: str, first: Any, tiff: TiffFile | None, page: int) -> Structure:

@@ -1,9 +1,9 @@
 """What an OME-TIFF's OME-XML (the first page's ImageDescription) says about its first image:
-how many channels, Z planes and time points it has, in which order its pages hold them,
-and the channels' names.
+how many channels, Z planes and time points it has, which page holds each plane (the
+TiffData elements, else the DimensionOrder from page 0), and the channels' names.
 
 Bio-Formats 6+ and tifffile write one page per plane (a 3-channel image is 3 pages, each
-16-bit grey, with its reduced levels in SubIFDs), so the channels of one plane are pages
+16-bit grey, with its reduced levels in SubIFDs), so the channels of one (z, t) are pages
 that formats.levels composes into one image.
 
 Parsed with xml.etree, refusing a DTD (OME-XML has none; one only declares entities), and
@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 MAX_XML = 1024 * 1024  # OME-XML of a plate with thousands of planes runs to a few hundred KiB
 MAX_CHANNELS = 4096
+MAX_PLANES = 1_000_000  # planes mapped to pages (Z × C × T); a larger image is not composed
 
 
 @dataclass(frozen=True)
@@ -27,11 +28,33 @@ class Ome:
     size_t: int
     dimension_order: str  # XYCZT, XYZCT, …
     channels: tuple[str, ...]  # one name per channel ("" where the file names none)
+    # TiffData (IFD, first plane index, plane count) runs; () means the DimensionOrder from IFD 0.
+    tiff_data: tuple[tuple[int, int, int], ...] = ()
 
-    @property
-    def channels_adjacent(self) -> bool:
-        """Whether the channels of the first plane are consecutive pages (page c is channel c)."""
-        return self.dimension_order.startswith("XYC") or self.size_z * self.size_t == 1
+    def plane_index(self, z: int, c: int, t: int) -> int:
+        """The position of (z, c, t) in the DimensionOrder (XYZCT: z + SizeZ × (c + SizeC × t))."""
+        coords, sizes = {"Z": z, "C": c, "T": t}, {"Z": self.size_z, "C": self.size_c, "T": self.size_t}
+        index, stride = 0, 1
+        for name in self.dimension_order[2:]:
+            index += coords[name] * stride
+            stride *= sizes[name]
+        return index
+
+    def ifd(self, z: int, c: int, t: int) -> int | None:
+        """The page (main IFD chain index) holding plane (z, c, t), or None when the file maps
+        it to no page (or to another file: multi-file OME-TIFFs are not followed)."""
+        index = self.plane_index(z, c, t)
+        if not self.tiff_data:
+            return index
+        for first_ifd, first_plane, count in self.tiff_data:
+            if first_plane <= index < first_plane + count:
+                return first_ifd + index - first_plane
+        return None
+
+    def channel_ifds(self, z: int, t: int) -> tuple[int, ...] | None:
+        """The pages of the channels of (z, t), in channel order, or None where one is unmapped."""
+        found = tuple(self.ifd(z, c, t) for c in range(self.size_c))
+        return None if None in found else found  # type: ignore[return-value]
 
 
 def _local(tag: str) -> str:
@@ -69,4 +92,35 @@ def parse(description: str) -> Ome | None:
     # A Channel element of SamplesPerPixel 3 (an RGB page) stands for three of SizeC.
     if len(names) != size_c:
         names = [""] * size_c
-    return Ome(size_c, size_z, size_t, order, tuple(names))
+    if size_c * size_z * size_t > MAX_PLANES:
+        return None
+    ome = Ome(size_c, size_z, size_t, order, tuple(names))
+    runs = _tiff_data(ome, [e for e in pixels if _local(e.tag) == "TiffData"])
+    return None if runs is None else Ome(size_c, size_z, size_t, order, tuple(names), runs)
+
+
+def _count(element: ElementTree.Element, name: str, default: int) -> int | None:
+    text = element.get(name)
+    if text is None:
+        return default
+    return int(text) if text.isdigit() and int(text) <= MAX_PLANES else None
+
+
+def _tiff_data(ome: Ome, found: list[ElementTree.Element]) -> tuple[tuple[int, int, int], ...] | None:
+    """The TiffData elements as (first IFD, first plane index, plane count) runs; None when one
+    is malformed or names another file (a UUID with a FileName: multi-file sets). Per the OME
+    schema, IFD defaults to 0 and PlaneCount to 1 where an IFD is given, else to every plane."""
+    total = ome.size_z * ome.size_c * ome.size_t
+    runs = []
+    for element in found:
+        if any(_local(child.tag) == "UUID" and child.get("FileName") for child in element):
+            return None
+        first = [_count(element, name, 0) for name in ("IFD", "FirstZ", "FirstC", "FirstT")]
+        count = _count(element, "PlaneCount", 1 if element.get("IFD") is not None else total)
+        if None in first or count is None:
+            return None
+        ifd, z, c, t = (v or 0 for v in first)
+        if z >= ome.size_z or c >= ome.size_c or t >= ome.size_t:
+            return None
+        runs.append((ifd, ome.plane_index(z, c, t), count))
+    return tuple(runs)

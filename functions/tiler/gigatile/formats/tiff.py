@@ -163,10 +163,25 @@ class TiffFile:
         return offsets
 
     def ifds_for(self, options: dict[str, float]) -> list[Ifd]:
-        """Every IFD libvips reads with these load options: `n` pages from `page` (an
-        OME-TIFF's channels), each at the same SubIFD if one is named."""
-        page = int(options.get("page", 0))
-        return [self.ifd_for({**options, "page": page + i}) for i in range(int(options.get("n", 1)))]
+        """Every IFD libvips reads with these load options: `n` pages from `page`, `stride`
+        apart (an OME-TIFF's channels, chained by chain_patches), each at the same SubIFD if
+        one is named."""
+        page, stride = int(options.get("page", 0)), int(options.get("stride", 1))
+        return [self.ifd_for({**options, "page": page + i * stride}) for i in range(int(options.get("n", 1)))]
+
+    def chain_patches(self, pages: list[int]) -> tuple[tuple[int, bytes], ...]:
+        """(offset, bytes) that, written over the file, make `pages` (ascending) its whole
+        chain of directories, in that order: the header points to the first, each to the
+        next, the last to none. libvips then reads them as pages 0…n-1 with `n=` (and walks
+        no other directory to reach them)."""
+        pointer = "Q" if self.big else "I"
+        patches = [(8 if self.big else 4, struct.pack(self.order + pointer, self.pages[pages[0]].offset))]
+        for page, following in zip(pages, [*pages[1:], None], strict=True):
+            offset = self.pages[page].offset
+            count, entry_size, count_size = self._entry_layout(offset)
+            target = 0 if following is None else self.pages[following].offset
+            patches.append((offset + count_size + count * entry_size, struct.pack(self.order + pointer, target)))
+        return tuple(patches)
 
     def ifd_for(self, options: dict[str, float]) -> Ifd:
         """The IFD libvips reads with these load options (page and/or subifd)."""

@@ -21,6 +21,13 @@ class Opened:
     source: RangeSource
     cost: int  # bytes this open image may come to hold (decoded pixels, tile cache)
     random_access: bool
+    # Each band as its own image where the bands are separate pages (an OME-TIFF's
+    # channels): showing some of them then reads only their pages' tiles (a band of the
+    # joined image would compute every band).
+    pages: tuple = ()
+
+    def band(self, b: int):
+        return self.pages[b] if self.pages else self.image[b]
 
 
 def _libvips_message(exc: Exception) -> str:
@@ -54,11 +61,10 @@ def _cost(image, random_access: bool) -> int:
     return image.height * per_row
 
 
-def pages_as_bands(image, pages: int):
-    """The `pages` pages libvips stacks top to bottom (`n=`), side by side as bands."""
+def page_strips(image, pages: int) -> list:
+    """The `pages` pages libvips stacks top to bottom (`n=`), each on its own."""
     height = image.height // pages
-    strips = [image.crop(0, i * height, image.width, height) for i in range(pages)]
-    return strips[0].bandjoin(strips[1:]).copy(interpretation="multiband")
+    return [image.crop(0, i * height, image.width, height) for i in range(pages)]
 
 
 class OpenImages:
@@ -88,10 +94,12 @@ class OpenImages:
         # libvips reads a tiled TIFF by tiles; anything else is decoded whole (formats.stored).
         random_access = image.get("vips-loader").startswith("tiffload") and "tile-width" in image.get_fields()
         pages = int(options.get("n", 1))
-        if pages > 1:  # an OME-TIFF's channels, one page each, read as one tall image
-            image = pages_as_bands(image, pages)
+        strips: tuple = ()
+        if pages > 1:  # an OME-TIFF's channels, one page each, read as one tall image: side by side as bands
+            strips = tuple(page_strips(image, pages))
+            image = strips[0].bandjoin(list(strips[1:])).copy(interpretation="multiband")
         source.exact_reads = random_access
-        return Opened(image, source, _cost(image, random_access), random_access)
+        return Opened(image, source, _cost(image, random_access), random_access, strips)
 
     def forget(self, store: str, key: str) -> None:
         """Drop every open image of `key`, whatever its version (the object changed)."""

@@ -11,6 +11,7 @@ internal mask, if it has one, becomes the alpha band.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import AssociatedImageNotFound, TooLarge, UnsupportedImage
@@ -48,12 +49,14 @@ def view_at(
     level, opened, downsample = source.level_for(scale)
     reads: tuple[Opened, ...] = (opened,)
     image = opened.image  # libvips reads this level's header, and its pixels unless JPEG 2000
+    band: Callable[[int], Any] | None = opened.band  # band b on its own (an OME-TIFF's channel: its page)
     if j2k is not None:
         reduce = jpeg2000.reduction(j2k, scale / downsample, level.mask is not None)
         window = level_window(source, level, j2k, scale, box or (0, 0, width, height), margin=2**reduce)
         image = jpeg2000.level_image(source, j2k, window, reduce, deadline)
         downsample *= 2**reduce  # decoded at 1/2**reduce of the level's size (shrink-on-load)
-    image = shown(source, image, stretch)
+        band = None
+    image = shown(source, image, stretch, band)
     if level.mask is not None:
         mask = _open_mask(source, level.mask)
         reads += (mask,)
@@ -64,12 +67,12 @@ def view_at(
     return reads, _exactly(image, width, height)
 
 
-def shown(source: SourceImage, image, stretch: StretchRequest | None):
+def shown(source: SourceImage, image, stretch: StretchRequest | None, band=None):
     """The bands of stored pixels that are shown, as 8 bits where they are not (or where
-    `stretch` asks)."""
+    `stretch` asks); `band(b)` is band b on its own (imaging.opened.Opened.band)."""
     chosen = stretching.resolve(source, stretch)
     if chosen is not None:
-        return stretching.apply(image, chosen)
+        return stretching.apply(image, chosen, band)
     if image.bands > 4:
         # Bands 1–3 are what is shown (as the stretch shows them); carrying the others
         # through the mask, resize and crop only multiplies the work: the fuzzer's 245-band

@@ -21,7 +21,12 @@ from .opened import Opened, OpenImages
 
 class SourceImage:
     def __init__(
-        self, reader: ObjectReader, images: OpenImages, max_image_pixels: int, max_decode_pixels: int, page: int = 0
+        self,
+        reader: ObjectReader,
+        images: OpenImages,
+        max_image_pixels: int,
+        max_decode_pixels: int,
+        page: int = 0,
     ):
         self.reader = reader
         self.images = images
@@ -41,6 +46,7 @@ class SourceImage:
         if windows:
             reader.prefetch(windows, self.version, blocks=True)
         self.max_decode_pixels = max_decode_pixels
+        self.tiff: TiffFile | None = None
         first = self.open(()).image
         self.loader = first.get("vips-loader").removesuffix("_source").removesuffix("load")
         # libvips has just read the directories: parsing them again reads cached blocks. Any
@@ -64,6 +70,10 @@ class SourceImage:
         self.pages = layout.pages
         if not 0 <= page < self.pages:
             raise PageNotFound(f"page {page} is outside 0…{self.pages - 1}")
+        # An OME-TIFF's Z and T sizes and the plane (z, t) this page is; None for other images.
+        self.planes = layout.planes
+        if not layout.levels:
+            raise UnsupportedImage(f"page {page}: the pages of this plane's channels cannot be read as one image")
         self.page = page
         self._levels = layout.levels
         self._more_levels = layout.more_levels
@@ -113,7 +123,19 @@ class SourceImage:
         return "dicom" if self.flavor == "dicom" else self.loader
 
     def open(self, options: tuple, patches: tuple = ()) -> Opened:
-        return self.images.open(self.reader, self.version.etag, dict(options), self.patches + patches)
+        loaded = dict(options)
+        if "n" in loaded and self.tiff is not None:
+            # Pages `stride` apart (an OME-TIFF's channels) made the file's whole directory
+            # chain, so that libvips reads them as pages 0…n-1 (formats.tiff.chain_patches).
+            patches += self.tiff.chain_patches(self.tiff_pages(loaded))
+            loaded = {**loaded, "page": 0}
+            loaded.pop("stride", None)
+        return self.images.open(self.reader, self.version.etag, loaded, self.patches + patches)
+
+    def tiff_pages(self, options: dict) -> list[int]:
+        """The main-chain pages libvips reads with `options` (formats.tiff.ifds_for)."""
+        page, stride = int(options.get("page", 0)), int(options.get("stride", 1))
+        return [page + i * stride for i in range(int(options.get("n", 1)))]
 
     def open_mask(self, mask: Mask) -> Opened:
         """A level's 1-bit mask, as a one-band uchar image (255 where the level is opaque)."""
