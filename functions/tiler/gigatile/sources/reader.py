@@ -22,11 +22,15 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 from ..errors import SourceChanged
 from ..lru import LRU
 from . import budget
 from .base import ObjectVersion, Store
+
+if TYPE_CHECKING:
+    from .joined import JoinedReader
 
 # Reads at least this long are fetched exactly instead of through blocks.
 EXACT_READ_MIN = 8 * 1024
@@ -237,7 +241,7 @@ class VersionReader:
     """One version of an object, for parsers that read it after it was opened (formats.tiff):
     once the object is another, its reads fail with SourceChanged."""
 
-    def __init__(self, reader: ObjectReader, version: ObjectVersion):
+    def __init__(self, reader: ObjectReader | JoinedReader, version: ObjectVersion):
         self.reader = reader
         self.version = version
 
