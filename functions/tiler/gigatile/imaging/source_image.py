@@ -14,7 +14,7 @@ from ..errors import PageNotFound, TooLarge, UnsupportedImage
 from ..formats import dicom, stored, vendors
 from ..formats.levels import Associated, Level, Mask, is_tiled_pyramid, structure
 from ..formats.tiff import TiffError, TiffFile, directory_windows
-from ..sources.joined import AnyReader
+from ..sources.joined import AnyReader, JoinedReader
 from ..sources.reader import ObjectReader, VersionReader
 from ..sources.vips_source import PatchedReader, patched_size
 from .dicom_series import open_series
@@ -82,6 +82,11 @@ class SourceImage:
             raise TooLarge(f"image is {self.width}×{self.height}, over the {max_image_pixels} pixel limit")
         # EXIF orientation (1–8): thumbnails are turned upright; tiles stay in stored order.
         self.orientation = base.image.get("orientation") if "orientation" in base.image.get_fields() else 1
+
+    def changed(self) -> bool:
+        """Whether an object of its DICOM series was replaced or deleted since it was opened
+        (the object opened itself is checked by whoever keeps it open, by its ETag)."""
+        return isinstance(self.reader, JoinedReader) and self.reader.changed()
 
     @property
     def base_level(self) -> Level:

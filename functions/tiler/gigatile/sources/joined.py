@@ -41,6 +41,17 @@ class JoinedReader:
     def version(self) -> ObjectVersion:
         return self._version
 
+    def changed(self) -> bool:
+        """Whether a part is now another version, or gone: each part's reader checks its
+        version again (one GET) once its version_ttl has passed, as for any object."""
+        for reader, version in self.parts:
+            try:
+                if reader.version().etag != version.etag:
+                    return True
+            except ImageNotFound:
+                return True
+        return False
+
     def part_at(self, offset: int) -> int:
         return bisect.bisect_right(self.starts, offset) - 1
 
