@@ -141,7 +141,7 @@ class Tiler:
 
     def _forget(self, served: Served) -> None:
         src = served.source
-        self._sources.pop((src.reader.key, src.version.etag, src.page))
+        self._sources.pop((src.reader.key, src.object_version.etag, src.page))
 
     def _open(self, reader: ObjectReader, page: int) -> Served:
         src = self._source_image(reader, page)

@@ -30,8 +30,10 @@ def is_tables(tables: bytes) -> bool:
 
 def is_complete(stream: bytes) -> bool:
     """Whether `stream` is an interchange JPEG: SOI, then its quantisation and Huffman
-    tables and a frame header before the scan, and EOI at the end."""
-    if stream[:2] != b"\xff\xd8" or stream[-2:] != b"\xff\xd9":
+    tables and a frame header before the scan, and EOI at the end (then at most one 0 byte:
+    DICOM pads a frame to an even length)."""
+    body = stream[:-1] if stream.endswith(b"\0") else stream
+    if body[:2] != b"\xff\xd8" or body[-2:] != b"\xff\xd9":
         return False
     seen: set[int] = set()
     i = 2

@@ -27,7 +27,9 @@ class SourceImage:
     ):
         self.reader: AnyReader = reader
         self.images = images
-        self.version = reader.version()
+        # The version of the object opened (what an open image is kept by); `version` is what
+        # is read: for a DICOM series, the version set of all its objects.
+        self.object_version = self.version = reader.version()
         head = reader.read(0, 132, version=self.version)
         # Bytes libvips reads in place of the object's: a DICOM series shown as a TIFF.
         self.patches: tuple[tuple[int, bytes], ...] = ()
