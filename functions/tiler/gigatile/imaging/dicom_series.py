@@ -82,8 +82,8 @@ def _levels(parts: list[Part]) -> list[Part]:
 
 def _others(reader: ObjectReader, opened: dicom.Instance) -> list[Part]:
     """The other instances of `opened`'s series in its folder, as far as they are served."""
-    if not opened.series:  # no SeriesInstanceUID: nothing can be known to belong with it
-        return []
+    if not opened.series or opened.kind not in ("VOLUME", *ASSOCIATED):
+        return []  # no SeriesInstanceUID, or not a part of a slide it names: served alone
     folder = reader.key[: reader.key.rfind("/") + 1]
     names = []
     try:
