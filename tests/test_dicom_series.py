@@ -209,3 +209,29 @@ def test_a_replaced_level_is_read_anew(configure, s3, series, tmp_path):
     expected = from_array(replacement)
     assert psnr(decode(new_tile.content), expected) >= 35
     assert psnr(decode(old_tile.content), expected) < 15
+
+
+def test_a_series_past_4_gb_is_addressed_with_64_bit_offsets():
+    """The directories shown to libvips are BigTIFF: frames of an instance that lies past
+    4 GB in the series read end to end keep their offsets (read back by gigatile's own
+    TIFF parser over the patched bytes)."""
+    from gigatile.formats import dicom
+    from gigatile.formats.tiff import TiffFile
+    from gigatile.sources.vips_source import PatchedReader
+
+    size = 6 << 30  # the series' objects end to end
+    level = (5 << 30) + 7  # where the second instance begins in it
+
+    class Zeros:  # the objects' own bytes do not matter to the directories
+        def read(self, offset: int, length: int, exact: bool = False) -> bytes:
+            return bytes(max(0, min(length, size - offset)))
+
+    base = dicom.Instance(512, 512, 256, 256, 3, "YBR_FULL_422", ((100, 900),) * 4)
+    label = dicom.Instance(200, 100, 200, 100, 3, "YBR_FULL_422", ((300, 500),))
+    directories = [dicom.Directory(base, 0), dicom.Directory(base, level, reduced=True)]
+    directories.append(dicom.Directory(label, level + 2000, True, "label", striped=True))
+    patches = dicom.as_tiff(directories, size)
+    tiff = TiffFile(PatchedReader(Zeros(), size, patches), size + len(patches[1][1]))
+    assert tiff.big and len(tiff.pages) == 3
+    assert tiff.tiled_level(tiff.pages[1]).offsets == (level + 100,) * 4
+    assert tiff.description(tiff.pages[2]) == "label" and not tiff.pages[2].tiled

@@ -5,10 +5,11 @@ An instance of the VL Whole Slide Microscopy Image IOD stores one pyramid level 
 tiles of Rows × Columns of the Total Pixel Matrix, row by row (TILED_FULL), each frame a
 complete JPEG stream in the encapsulated Pixel Data, found through the Basic Offset Table.
 libvips has no DICOM loader, but its TIFF loader reads tiles that are complete JPEG
-streams: so the reader shows libvips a TIFF — the 8-byte TIFF header over the (unused)
-start of the 128-byte preamble, and one IFD appended past the object's end whose tile
+streams: so the reader shows libvips a BigTIFF — its 16-byte header over the (unused)
+start of the 128-byte preamble, and an IFD appended past the object's end whose tile
 offsets are the frames' — and every level, tile and range rule of tiled TIFFs applies.
-The object is not changed.
+The object is not changed. The instances of a series are read end to end as one object
+(imaging.dicom_series), one IFD each.
 
 Parsed here by ranges (explicit VR little endian, as JPEG transfer syntaxes are): the
 data set up to Pixel Data, the offset table, and the last frame's item header. Anything
@@ -94,56 +95,58 @@ class Directory:
 
 
 def as_tiff(directories: list[Directory], size: int) -> Patches:
-    """(offset, bytes) patches that make a `size`-byte object read as a TIFF of these IFDs, in
-    this order: its header over the first 8 bytes of the (unused) preamble, the IFDs and their
-    arrays appended at `size`."""
+    """(offset, bytes) patches that make a `size`-byte object read as a BigTIFF of these IFDs,
+    in this order: its 16-byte header over the start of the (unused) preamble, the IFDs and
+    their arrays appended at `size`. BigTIFF: a series' objects end to end often pass 4 GB."""
     tail = b""
     for k, directory in enumerate(directories):
         at = size + len(tail)
         tail += _ifd(directory, at, last=k == len(directories) - 1)
-    if size + len(tail) >= 1 << 32:
-        raise DicomError("over 4 GB is not served")
-    return ((0, b"II*\0" + struct.pack("<I", size)), (size, tail))
+    return ((0, b"II+\0" + struct.pack("<HHQ", 8, 0, size)), (size, tail))
+
+
+SHORT, LONG, LONG8 = 3, 4, 16
+CODES = {SHORT: "H", LONG: "I", LONG8: "Q"}
 
 
 def _ifd(directory: Directory, at: int, last: bool) -> bytes:
-    """The IFD of `directory` written at offset `at`, its arrays after it, the next IFD
-    (unless `last`) right after those."""
+    """The BigTIFF IFD of `directory` written at offset `at`, its arrays after it, the next
+    IFD (unless `last`) right after those."""
     image, base = directory.instance, directory.base
     photometric = {"RGB": 2, "MONOCHROME2": 1}.get(image.photometric, 6)  # YBR_*: YCbCr
     offsets = [base + offset for offset, _ in image.frames]
     lengths = [length for _, length in image.frames]
-    tags: list[tuple[int, int, list[int] | bytes]] = [  # (tag, type (2 ASCII, 3 SHORT, 4 LONG), values)
-        (254, 4, [1 if directory.reduced else 0]),
-        (256, 4, [image.width]),
-        (257, 4, [image.height]),
-        (258, 3, [8] * image.samples),
-        (259, 3, [7]),  # JPEG: each tile a complete JPEG stream
-        (262, 3, [photometric]),
+    tags: list[tuple[int, int, list[int] | bytes]] = [  # (tag, type (2: ASCII), values)
+        (254, LONG, [1 if directory.reduced else 0]),
+        (256, LONG, [image.width]),
+        (257, LONG, [image.height]),
+        (258, SHORT, [8] * image.samples),
+        (259, SHORT, [7]),  # JPEG: each tile a complete JPEG stream
+        (262, SHORT, [photometric]),
     ]
     if directory.description:
         tags.append((270, 2, directory.description.encode("ascii") + b"\0"))
     if directory.striped:  # one frame, the whole image: one strip
-        tags += [(273, 4, offsets), (277, 3, [image.samples]), (278, 4, [image.height]), (279, 4, lengths)]
-        tags.append((284, 3, [1]))
+        tags += [(273, LONG8, offsets), (277, SHORT, [image.samples]), (278, LONG, [image.height])]
+        tags += [(279, LONG, lengths), (284, SHORT, [1])]
     else:
-        tags += [(277, 3, [image.samples]), (284, 3, [1]), (322, 4, [image.tile_width])]
-        tags += [(323, 4, [image.tile_height]), (324, 4, offsets), (325, 4, lengths)]
-    extra_at = at + 2 + 12 * len(tags) + 4
+        tags += [(277, SHORT, [image.samples]), (284, SHORT, [1]), (322, LONG, [image.tile_width])]
+        tags += [(323, LONG, [image.tile_height]), (324, LONG8, offsets), (325, LONG, lengths)]
+    extra_at = at + 8 + 20 * len(tags) + 8
     entries, extra = b"", b""
     for tag, kind, values in tags:
         if isinstance(values, bytes):
             data, count = values, len(values)
         else:
-            data, count = struct.pack(f"<{len(values)}{'H' if kind == 3 else 'I'}", *values), len(values)
-        if len(data) <= 4:
-            field = data.ljust(4, b"\0")
+            data, count = struct.pack(f"<{len(values)}{CODES[kind]}", *values), len(values)
+        if len(data) <= 8:
+            field = data.ljust(8, b"\0")
         else:  # values that do not fit in the entry follow the IFD
-            field, extra = struct.pack("<I", extra_at + len(extra)), extra + data
-            extra += b"\0" * (len(extra) % 2)  # values start on a word boundary
-        entries += struct.pack("<HHI", tag, kind, count) + field
-    length = 2 + len(entries) + 4 + len(extra)
-    return struct.pack("<H", len(tags)) + entries + struct.pack("<I", 0 if last else at + length) + extra
+            field, extra = struct.pack("<Q", extra_at + len(extra)), extra + data
+            extra += b"\0" * (-len(extra) % 8)  # values start on an 8-byte boundary
+        entries += struct.pack("<HHQ", tag, kind, count) + field
+    length = 8 + len(entries) + 8 + len(extra)
+    return struct.pack("<Q", len(tags)) + entries + struct.pack("<Q", 0 if last else at + length) + extra
 
 
 class _Parser:
