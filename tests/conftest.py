@@ -178,7 +178,7 @@ SLOW = {
     "test_bad_input_matrix.py::test_malformed_parameters"
     "[/api/v1/image/thumbnail?path=pyr.tif&width=12000&format=png]": "a 12,000 px thumbnail",
     # Long parametrized matrices.
-    "test_hostile_budgets.py::test_hostile_file_is_refused_or_served_within_budgets": "309 requests, a server process",
+    "test_hostile_budgets.py::test_hostile_file_is_refused_or_served_within_budgets": "315 requests, a server process",
     "test_http.py::test_bad_requests": "28 cases",
     "test_http.py::test_format_auto_follows_accept_and_varies": "12 cases",
     "test_iiif.py::test_bad_iiif_requests": "18 cases",

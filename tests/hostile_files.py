@@ -498,10 +498,15 @@ def tiff_jpeg2000(tile: bytes) -> bytes:
     return w.first(w.ifd(tags))
 
 
-# The start of a real JPEG 2000 codestream (SOC, SIZ of a 256² 3-component image), cut short.
-J2K_TRUNCATED = bytes.fromhex(
-    "ff4fff51002f00000000010000000100000000000000000000010000000100000000000000000003070101070101070101ff52000c"
-)
+def j2k_header(width: int, height: int, components: int = 3) -> bytes:
+    """The start of a JPEG 2000 codestream: SOC and a SIZ marker segment (the image one tile
+    of width × height, 8-bit components), and nothing after it."""
+    fields = (38 + 3 * components, 0, width, height, 0, 0, width, height, 0, 0, components)
+    return b"\xff\x4f\xff\x51" + struct.pack(">HHIIIIIIIIH", *fields) + b"\x07\x01\x01" * components
+
+
+# A 256² 3-component codestream cut after its SIZ, in the first bytes of its COD.
+J2K_TRUNCATED = j2k_header(256, 256) + bytes.fromhex("ff52000c")
 
 
 def added_formats() -> dict[str, bytes]:
@@ -538,6 +543,7 @@ def added_formats() -> dict[str, bytes]:
         "uint16-samples-64.tif": tiff_typed(u16, 16, 1, samples=64, side=128),
         "j2k-garbage.tif": tiff_jpeg2000(bytes(range(256)) * 16),
         "j2k-truncated.tif": tiff_jpeg2000(J2K_TRUNCATED),
+        "j2k-oversized.tif": tiff_jpeg2000(j2k_header(60_000, 60_000)),  # in a TIFF of 256² tiles
     }
 
 

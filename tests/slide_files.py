@@ -7,6 +7,9 @@
   JPEG streams without tables, the tables kept once in JPEGTables. Colour is either
   YCbCr (2×2 subsampled) or RGB inside JPEG the way libtiff writes it for photometric RGB
   (components 0, 1, 2, no Adobe marker: only the TIFF's photometric tag says RGB).
+  With `codec="j2k"` the tiled levels are JPEG 2000 codestreams instead, as Aperio writes
+  them: compression 33003 for YCbCr (the components Y, Cb, Cr, coded without the
+  codestream's colour transform) and 33005 for RGB (with it), photometric RGB either way.
 - `philips_tiff`, `leica_scn`, `ventana_bif`, `hamamatsu_ndpi`: other scanners' TIFFs as
   OpenSlide's format notes describe them and as OpenSlide detects them (Philips: Software
   "Philips…", DPUfsImport XML with a pixel spacing per level, levels padded to whole tiles,
@@ -60,6 +63,19 @@ def _jpeg(pixels: np.ndarray, quality: int, colour: str) -> bytes:
     )
 
 
+def _j2k(pixels: np.ndarray, quality: int, colour: str) -> bytes:
+    """A JPEG 2000 codestream (no JP2 boxes) of `pixels`, lossy; `quality` is its PSNR target."""
+    if colour == "ycbcr":  # JPEG's full-range BT.601 (what OpenSlide converts back from)
+        rgb = pixels.astype(np.float64)
+        y = rgb @ [0.299, 0.587, 0.114]
+        cb = 128 + rgb @ [-0.168736, -0.331264, 0.5]
+        cr = 128 + rgb @ [0.5, -0.418688, -0.081312]
+        pixels = np.clip(np.rint(np.stack([y, cb, cr], axis=-1)), 0, 255).astype(np.uint8)
+    return imagecodecs.jpeg2k_encode(
+        np.ascontiguousarray(pixels), level=quality, codecformat="J2K", mct=colour == "rgb", reversible=False
+    )
+
+
 def _abbreviate(stream: bytes, colour: str) -> tuple[bytes, bytes]:
     """(tables, tile): the stream split as TIFF keeps it, JPEGTables and a tile without them."""
     tables, tile = [], []
@@ -91,13 +107,16 @@ def _block(level, x: int, y: int, w: int, h: int) -> np.ndarray:
     return np.ndarray(buffer=region.write_to_memory(), dtype=np.uint8, shape=(h, w, region.bands))
 
 
-def _tiles(level, size: int, quality: int, colour: str, tables: list[bytes]) -> Iterator[bytes]:
+def _tiles(level, size: int, quality: int, colour: str, tables: list[bytes], codec: str) -> Iterator[bytes]:
     """The level's tiles as TIFF stores them, edge tiles padded by repeating the edge."""
     h, w = _shape(level)
     for y in range(0, h, size):
         for x in range(0, w, size):
             block = _block(level, x, y, min(size, w - x), min(size, h - y))
             block = np.pad(block, ((0, size - block.shape[0]), (0, size - block.shape[1]), (0, 0)), mode="edge")
+            if codec == "j2k":
+                yield _j2k(block, quality, colour)
+                continue
             table, tile = _abbreviate(_jpeg(block, quality, colour), colour)
             assert not tables or tables[0] == table, "every tile must share one set of tables"
             tables[:1] = [table]
@@ -125,30 +144,35 @@ def aperio_svs(
     colour: str = "rgb",
     tile: int = 240,
     quality: int = 80,
+    codec: str = "jpeg",
 ) -> Path:
     """`levels`: the baseline, then each reduced level (e.g. `shrink(baseline, 4)`), as
-    arrays or as lazy libvips images (for slides too large to hold)."""
+    arrays or as lazy libvips images (for slides too large to hold). `codec`: "jpeg" or
+    "j2k" for the tiled levels (`quality` is then the codestreams' PSNR target); the
+    thumbnail, label and macro are JPEG, LZW and JPEG either way."""
     h, w = _shape(levels[0])
     # tifffile writes photometric YCbCr for JPEG unless told the stored colour space.
     subsampling, stored = ((1, 1), {"outcolorspace": "RGB"}) if colour == "rgb" else ((2, 2), {})
     scheme = f"JPEG/{'RGB' if colour == 'rgb' else 'YCC'} Q={quality}"
+    tiled_as: dict = {"compression": 7, "subsampling": subsampling, "compressionargs": stored}
+    if codec == "j2k":
+        scheme = f"J2K/{'KDU' if colour == 'rgb' else 'YUV16'} Q={quality}"
+        tiled_as = {"compression": 33005 if colour == "rgb" else 33003}
     common = "|AppMag = 20|MPP = 0.4990|Filename = generated"
 
     def tiled(tif: tifffile.TiffWriter, level: np.ndarray, description: str) -> None:
         # Tables come from the first tile, so the tiles are encoded before the IFD is written.
         tables: list[bytes] = []
-        tiles = list(_tiles(level, tile, quality, colour, tables))
+        tiles = list(_tiles(level, tile, quality, colour, tables, codec))
         tif.write(
             iter(tiles),
             shape=(*_shape(level), 3),
             dtype=np.uint8,
             tile=(tile, tile),
-            compression=7,
             photometric="rgb",
-            subsampling=subsampling,
-            compressionargs=stored,
-            jpegtables=tables[0],
+            jpegtables=tables[0] if tables else None,
             description=description,
+            **tiled_as,
             metadata=None,
             software=False,
         )

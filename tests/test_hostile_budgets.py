@@ -174,7 +174,8 @@ CASES = [
     Case("bits-12.tif", "12 bits a sample", every(E415)),
     Case("bits-24.tif", "24-bit integer samples", every(E415)),
     Case("uint16-samples-64.tif", "uint16, 64 samples a pixel", every(OK)),
-    # JPEG 2000 tiles (this build has no decoder): refused from the Compression tag.
+    # JPEG 2000 tiles (decoded by Pillow's OpenJPEG): refused by the decoder, or from the
+    # codestream's header before any decoding when it claims more than the TIFF's tile.
     Case(
         "j2k-garbage.tif",
         "compression 33003, tiles of garbage bytes",
@@ -186,6 +187,12 @@ CASES = [
         "compression 33003, tiles a codestream cut after SIZ",
         {"meta": OK, "info": OK} | every(E415, PIXELS),
         says="JPEG 2000",
+    ),
+    Case(
+        "j2k-oversized.tif",
+        "compression 33003, tiles a codestream header claiming 60,000²",
+        {"meta": OK, "info": OK} | every(E415, PIXELS),
+        says="JPEG 2000 tile says it is 60000×60000",
     ),
 ]
 

@@ -191,3 +191,16 @@ def test_the_xray_sdk_is_imported_only_for_in_code_subsegments(tmp_path, subsegm
     xray = "['aws_xray_sdk']" if subsegments == "true" else "[]"
     # The collector, off during the init, is on again with the init's objects frozen.
     assert out.stdout.split() == [xray, "True", "True"]
+
+
+def test_pillow_is_not_imported_at_cold_start(tmp_path):
+    """Pillow decodes JPEG 2000 tiles only (imaging/jpeg2000.py): the Lambda init, and the app
+    and render modules, do not import it."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIGATILE_", "POWERTOOLS_"))}
+    env |= {"GIGATILE_SOURCE": str(tmp_path), "AWS_LAMBDA_FUNCTION_NAME": "gigatile"}
+    code = (
+        "import sys, gigatile.handler, gigatile.imaging.render, gigatile.imaging.jpeg2000; "
+        "print(sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] == 'PIL'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["[]"]

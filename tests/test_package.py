@@ -47,6 +47,22 @@ def test_packaged_handler_serves_a_tile(tmp_path, s3):
     assert result["api_mode"] is True
     assert result["files"][0].startswith(str(task)) and result["files"][1].startswith(str(layer))
     assert result["modules_from_elsewhere"] == []
+    # A JPEG 2000 level: the package's Pillow (trimmed to its core module by the Makefile)
+    # decodes it, from the task root.
+    import numpy as np
+    import tifffile
+
+    yy, xx = np.mgrid[0:512, 0:512]
+    rgb = np.stack([xx % 256, yy % 256, (xx + yy) % 256], axis=-1).astype(np.uint8)
+    tifffile.imwrite(tmp_path / "j2k.tif", rgb, photometric="rgb", tile=(256, 256), compression="jpeg2000")
+    s3.bucket_client.upload_file(str(tmp_path / "j2k.tif"), "gigatile-test", "imgs/package/j2k.tif")
+    query = {"path": "package/j2k.tif", "level": 1, "x": 1, "y": 1, "format": "png"}
+    event_file.write_text(json.dumps(api_gateway_event("http-api-v2", "/api/v1/image/tile", query)))
+    out = probe(layout, event_file, env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["status"] == 200 and result["content_type"] == "image/png", result
+    assert result["modules_from_elsewhere"] == []  # PIL included
 
 
 def _build(target: str, artifacts: Path) -> None:

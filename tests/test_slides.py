@@ -5,7 +5,8 @@ OpenSlide's reading of the same files (openslide-python + openslide-bin), at eve
 
 Slides: openslide-python's own `small.svs` fixture (tests/fixtures/openslide), and slides
 written the way the Aperio Image Library writes them (tests/slide_files.py), with RGB and
-with YCbCr inside JPEG.
+with YCbCr inside JPEG, and with JPEG 2000 tiles (33003 YCbCr, 33005 RGB), which gigatile
+decodes with Pillow's OpenJPEG (imaging/jpeg2000.py).
 """
 
 from __future__ import annotations
@@ -29,7 +30,14 @@ TILE = "/api/v1/image/tile"
 # Level downsamples of each generated slide. odd.svs has levels at 2.5× and 10× (not
 # powers of two), each painted from its own pattern: a view read from any other level than the one
 # gigatile must use shows a different picture.
-DOWNSAMPLES = {"rgb.svs": (1, 4, 16, 32), "ycbcr.svs": (1, 4, 16), "odd.svs": (1, 2.5, 10)}
+DOWNSAMPLES = {
+    "rgb.svs": (1, 4, 16, 32),
+    "ycbcr.svs": (1, 4, 16),
+    "odd.svs": (1, 2.5, 10),
+    "j2k-ycbcr.svs": (1, 4, 16),
+    "j2k-rgb.svs": (1, 4, 16),
+}
+J2K = ["j2k-ycbcr.svs", "j2k-rgb.svs"]
 
 
 def pixels(image) -> np.ndarray:
@@ -69,6 +77,10 @@ def slides(s3, tmp_path_factory) -> dict[str, Path]:
         ),
         "small.svs": FIXTURE,
     }
+    for name in J2K:  # PSNR target 45 dB: Aperio's JPEG 2000 is lossy too
+        colour = name.removeprefix("j2k-").removesuffix(".svs")
+        levels = [base, shrink(base, 4), shrink(base, 16)]
+        files[name] = aperio_svs(folder / name, levels, label, macro, colour=colour, codec="j2k", quality=45)
     for name, path in files.items():
         s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/slides/{name}")
     return files
@@ -103,7 +115,7 @@ def meta(client, name, **params):
     return client.get("/api/v1/image/meta", params={"path": f"slides/{name}", **params})
 
 
-@pytest.mark.parametrize("name", ["rgb.svs", "ycbcr.svs", "odd.svs", "small.svs"])
+@pytest.mark.parametrize("name", ["rgb.svs", "ycbcr.svs", "odd.svs", "small.svs", *J2K])
 def test_one_image_with_the_slides_levels_and_associated_images(client, slides, name):
     slide = openslide.OpenSlide(slides[name])
     body = meta(client, name).json()
@@ -119,7 +131,7 @@ def test_one_image_with_the_slides_levels_and_associated_images(client, slides, 
     assert (info["width"], info["height"]) == (width, height)
 
 
-@pytest.mark.parametrize("name", ["rgb.svs", "ycbcr.svs", "odd.svs"])
+@pytest.mark.parametrize("name", ["rgb.svs", "ycbcr.svs", "odd.svs", *J2K])
 def test_every_level_matches_openslide(client, slides, name):
     """Each zoom of the simple API (128 px tiles: 1/1 … 1/32) against OpenSlide's pixels of
     the stored level that zoom must be read from."""
@@ -157,7 +169,7 @@ def test_small_svs_matches_openslide(client, slides):
     assert psnr(decode(response.content), expected) >= 35
 
 
-@pytest.mark.parametrize("name", ["rgb.svs", "ycbcr.svs", "small.svs"])
+@pytest.mark.parametrize("name", ["rgb.svs", "ycbcr.svs", "small.svs", *J2K])
 def test_associated_images_match_openslide(client, slides, name):
     slide = openslide.OpenSlide(slides[name])
     for which, image in slide.associated_images.items():
@@ -276,3 +288,140 @@ def test_a_large_slide_reads_only_what_each_zoom_needs(configure, s3, tmp_path):
     stored = {1, 4, 16, 32}
     assert all(n <= 1 for scale, n, _ in figures if scale in stored), figures
     assert all(n <= 16 and read <= 4 * 2**20 for _, n, read in figures), figures
+
+
+def dz_tile(client, name: str, level: int, col: int, row: int, size: int = 240):
+    return client.get(f"/dzi/slides/{name}_files/{level}/{col}_{row}.png?tile_size={size}&overlap=0")
+
+
+@pytest.mark.parametrize("name", J2K)
+def test_jpeg_2000_slides_match_openslide_through_deepzoom_iiif_and_thumbnails(client, slides, name):
+    """Every DeepZoom zoom from full size to 1/64 (the slide's 240 px tiles, an interior tile
+    where there is one), an IIIF region at 1/4 and 1/2, and the whole-slide thumbnail against
+    OpenSlide's reading of the stored level each must come from."""
+    slide = openslide.OpenSlide(slides[name])
+    downsamples = DOWNSAMPLES[name]
+    top = math.ceil(math.log2(max(W, H)))
+    for level in range(top, top - 7, -1):
+        scale = 2 ** (top - level)
+        view = (math.ceil(W / scale), math.ceil(H / scale))
+        col, row = (1, 1) if min(view) > 480 else (0, 0)
+        response = dz_tile(client, name, level, col, row)
+        assert response.status_code == 200, response.text
+        tile = decode(response.content)
+        box = (col * 240, row * 240, tile.width, tile.height)
+        assert (tile.width, tile.height) == (min(240, view[0] - box[0]), min(240, view[1] - box[1]))
+        expected = from_array(expected_view(slide, downsamples, scale, box, view))
+        assert psnr(tile, expected) >= 35, (name, scale)
+    for version in (3, 2):
+        for scale, (left, top_) in ((4, (960, 1920)), (2, (1440, 480))):
+            region = f"{left},{top_},{240 * scale},{240 * scale}"
+            response = client.get(f"/iiif/{version}/slides%2F{name}/{region}/240,/0/default.png")
+            assert response.status_code == 200, response.text
+            box = (left // scale, top_ // scale, 240, 240)
+            expected = from_array(expected_view(slide, downsamples, scale, box, (W // scale, H // scale)))
+            assert psnr(decode(response.content), expected) >= 35, (version, scale)
+    response = client.get("/api/v1/image/thumbnail", params={"path": f"slides/{name}", "width": 250, "format": "png"})
+    assert response.status_code == 200, response.text
+    thumbnail = decode(response.content)
+    assert (thumbnail.width, thumbnail.height) == (250, 188)
+    expected = from_array(expected_view(slide, downsamples, 16, (0, 0, 250, 188), (250, 188)))
+    assert psnr(thumbnail, expected) >= 35
+
+
+def test_a_jpeg_2000_tile_reads_only_its_stored_tiles(configure, s3, slides):
+    """Cold, after the open: a DeepZoom tile at a zoom the slide stores (240 px: one stored
+    tile) is one GET of that tile's range; a 256 px tile at full size covers 2 × 2 stored
+    tiles, fetched together (merged where adjacent, in parallel): at most 2 GETs. Small
+    blocks, so that the open (blocks around each directory) leaves these tiles unread."""
+    import tifffile
+
+    from gigatile.sources.reader import MERGE_GAP
+
+    client = configure(GIGATILE_BLOCK_SIZE=16384, GIGATILE_OPEN_READ_KB=16)
+    name = "j2k-rgb.svs"
+    assert meta(client, name).status_code == 200
+    with tifffile.TiffFile(slides[name]) as tif:
+        base = tif.pages[0]
+        cols = -(-base.imagewidth // 240)
+        stored = {
+            (c, r): (base.dataoffsets[r * cols + c], base.databytecounts[r * cols + c]) for c in (8, 9) for r in (7, 8)
+        }
+    top = math.ceil(math.log2(W))
+    s3.proxy.reset()
+    response = dz_tile(client, name, top, 8, 7)
+    assert response.status_code == 200
+    gets = s3.proxy.gets(f"/slides/{name}")
+    offset, length = stored[8, 7]
+    assert [r.range for r in gets] == [f"bytes={offset}-{offset + length - 1}"]  # cold: one GET, the tile
+    s3.proxy.reset()
+    response = client.get(TILE, params={"path": f"slides/{name}", "level": 4, "x": 8, "y": 7, "tile_size": 256})
+    assert response.status_code == 200  # 2048…2304 × 1792…2048: stored tiles 8…9 × 7…8
+    gets = s3.proxy.gets(f"/slides/{name}")
+    assert 1 <= len(gets) <= 2, gets
+    # The three tiles not read yet, and what lies between two of them when they are merged.
+    assert sum(r.bytes for r in gets) <= sum(n for (c, r), (_, n) in stored.items() if (c, r) != (8, 7)) + MERGE_GAP
+    for level in (top - 2, top - 4):  # the 4× and 16× levels
+        s3.proxy.reset()
+        assert dz_tile(client, name, level, 0, 0).status_code == 200
+        assert len(s3.proxy.gets(f"/slides/{name}")) <= 1
+
+
+def test_a_jpeg_2000_view_decodes_only_its_window(client, slides):
+    """A view decodes only the stored tiles under its box and the resize kernel's reach: its
+    pixels are exactly those of the whole level decoded, for reductions of 1.5 to 3.7 and
+    small boxes moved across the corner of four stored tiles (where a window short of the
+    kernel's reach leaves a tile out), and at the level's far corner."""
+    from gigatile.imaging.render import view_at
+
+    source = client.app.state.tiler.source("slides/j2k-ycbcr.svs").pixels
+    for scale in (6, 8, 12, 14.8):  # the 4× level (1000 × 750) reduced by 1.5 … 3.7
+        view = (math.ceil(W / scale), math.ceil(H / scale))
+        _, whole = view_at(source, scale, *view)
+        corner = round(240 * 4 / scale)  # the view pixel of the stored tiles' corner (240, 240)
+        boxes = [(corner + k, corner + k, 12, 12) for k in range(-16, 8, 2)]
+        for box in [*boxes, (view[0] - 40, view[1] - 30, 40, 30)]:
+            _, windowed = view_at(source, scale, *view, box=box)
+            assert (pixels(whole.crop(*box)) == pixels(windowed.crop(*box))).all(), (scale, box)
+
+
+def test_a_jpeg_2000_view_over_the_decode_budget_is_413(configure, slides):
+    """The decode budget counts the JPEG 2000 tiles a view decodes: a 256 px tile at full size
+    covers 2 × 2 stored tiles of 240² (230,400 pixels)."""
+    client = configure(GIGATILE_MAX_DECODE_PIXELS=200_000)
+    params = {"path": "slides/j2k-rgb.svs", "level": 4, "x": 8, "y": 7, "tile_size": 256}
+    response = client.get(TILE, params=params)
+    assert response.status_code == 413, response.text
+    assert "JPEG 2000 tiles" in response.json()["error"]["message"]
+    stored = dz_tile(client, "j2k-rgb.svs", math.ceil(math.log2(W)), 8, 7)  # one stored tile fits
+    assert stored.status_code == 200
+
+
+def test_jpeg_2000_without_a_decoder_is_415_naming_the_compression_and_the_fix(client, slides, monkeypatch):
+    """An installation without Pillow's OpenJPEG (the decoder is looked up when a JPEG 2000
+    level is first read): 415, from the Compression tag, before any tile is read."""
+    from gigatile.imaging import jpeg2000
+
+    monkeypatch.setattr(jpeg2000, "available", lambda: False)
+    response = client.get(TILE, params={"path": "slides/j2k-ycbcr.svs", "level": 4, "x": 0, "y": 0})
+    assert response.status_code == 415
+    error = response.json()["error"]
+    assert error["code"] == "unsupported_image"
+    assert "TIFF compression 33003" in error["message"] and "install Pillow with OpenJPEG" in error["message"]
+    label = client.get("/api/v1/image/associated/label", params={"path": "slides/j2k-ycbcr.svs"})
+    assert label.status_code == 200  # associated images are libvips' (LZW, JPEG)
+
+
+def test_a_jpeg_2000_decode_stops_at_the_deadline(client, slides):
+    """JPEG 2000 tiles are decoded before libvips runs (and its watchdog with it): the decode
+    loop checks the request's deadline between tiles (504 deadline_exceeded)."""
+    import time
+
+    from gigatile.errors import DeadlineExceeded
+    from gigatile.imaging.render import view_at
+
+    source = client.app.state.tiler.source("slides/j2k-rgb.svs").pixels
+    with pytest.raises(DeadlineExceeded):
+        view_at(source, 1, W, H, box=(0, 0, 256, 256), deadline=time.monotonic())
+    _, image = view_at(source, 1, W, H, box=(0, 0, 256, 256), deadline=time.monotonic() + 60)
+    assert image.crop(0, 0, 256, 256).avg() > 0

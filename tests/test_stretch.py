@@ -1,5 +1,5 @@
 """Non-8-bit data from the S3 server on loopback, shown with a linear display stretch
-(imaging.stretch), and JPEG 2000 tiles refused with a message that says so.
+(imaging.stretch), and JPEG 2000 tiles as tifffile writes them.
 
 Files are written by the tools that write them in the wild: GDAL through rasterio's wheel
 (COGs with overviews, nodata and GDAL statistics), tifffile (plain tiled TIFFs, JPEG 2000
@@ -277,15 +277,24 @@ def test_an_empty_stretch_is_400(client, files):
     assert response.status_code == 400 and "empty" in response.json()["error"]["message"]
 
 
-def test_jpeg_2000_tiles_are_refused_with_a_clear_message(client, files):
-    response = tile(client, "jp2k.tif", 1)
-    assert response.status_code == 415
-    error = response.json()["error"]
-    assert error["code"] == "unsupported_image"
-    assert "JPEG 2000 tiles are not decodable by this build" in error["message"]
-    assert tifffile.imread(files["jp2k.tif"]).shape == (512, 512, 3)  # the file itself is sound
-    meta = client.get(META, params={"path": "stretch/jp2k.tif"})
-    assert meta.status_code == 200 and meta.json()["width"] == 512  # its header is readable
+def test_jpeg_2000_tiles_are_decoded(client, files):
+    """tifffile's JPEG 2000 tiles (compression 34712, through imagecodecs' OpenJPEG) are
+    served as tifffile reads them: full resolution losslessly (PNG); the half-size zoom is
+    the codestreams' own half resolution (decoded at half size: shrink-on-load), close to
+    libvips' Lanczos3 of tifffile's pixels."""
+    from gigatile.vips import vips
+    from infra.pixels import psnr
+
+    written = tifffile.imread(files["jp2k.tif"])
+    level = full_level(client, "jp2k.tif")
+    for x, y in ((0, 0), (1, 1)):
+        response = tile(client, "jp2k.tif", level, x, y)
+        assert response.status_code == 200, response.text
+        close(pixels(response.content), written[256 * y : 256 * (y + 1), 256 * x : 256 * (x + 1)])
+    whole = vips().Image.new_from_memory(np.ascontiguousarray(written).tobytes(), 512, 512, 3, "uchar")
+    half = decode(tile(client, "jp2k.tif", level - 1).content)
+    assert (half.width, half.height) == (256, 256)
+    assert psnr(half, whole.resize(0.5, kernel="lanczos3")) >= 35
 
 
 def test_iiif_serves_the_default_stretch(client, files):
@@ -322,3 +331,14 @@ def test_the_default_stretch_costs_few_gets(configure, s3, files, name):
     first_tile = len(s3.proxy.gets(key))
     assert opened <= (1 if meta["stretch"]["range_from"] == "gdal" else 3), opened
     assert first_tile <= 2, first_tile
+
+
+def test_jpeg_2000_over_the_budget_is_413_even_with_the_converter_on(configure, files):
+    """The converter reads through libvips, which cannot decode JPEG 2000: a view of a
+    one-level JPEG 2000 TIFF over the decode budget is refused (413), not left waiting for a
+    pyramid that would never come (503), and no pyramid is looked for."""
+    budget = {"GIGATILE_CONVERT_MIN_PIXELS": 0, "GIGATILE_MAX_DECODE_PIXELS": 50_000}
+    client = configure(GIGATILE_CONVERTER=1, **budget)
+    response = tile(client, "jp2k.tif", 0)
+    assert response.status_code == 413, response.text
+    assert response.json()["error"]["code"] == "too_large"

@@ -2,12 +2,16 @@
 
     python -m infra.bench tile-costs [--width 30000 --height 50000 --layout subifd|pages|striped --tiles 1000]
         [--delay-ms 20]
+    python -m infra.bench tile-costs --layout svs-j2k|svs-jpeg --width 8000 --height 6000 --tiles 300
 
 Serves the 30,000 × 50,000 demo sample from moto's S3 server (its own process, so its
 memory is not counted) through the counting proxy, and renders 1,000 random tiles across
 all levels with a fixed seed, in a fresh process. `--layout striped` serves a striped LZW
 scan instead (`--width 12000 --height 9000`, a scanner's output) and renders full-resolution
-tiles only: over the decode budget, each is read from the strips it covers. `--delay-ms` adds that much to every S3
+tiles only: over the decode budget, each is read from the strips it covers. `svs-j2k` and
+`svs-jpeg` serve an Aperio slide (levels 1, 4, 16, 240 px tiles, written as
+tests/slide_files.py writes them), its tiles JPEG 2000 (33005, decoded by Pillow) or JPEG
+(libvips). `--delay-ms` adds that much to every S3
 request (S3's first-byte latency): the cold open's time then shows its sequential round trips.
 """
 
@@ -23,7 +27,15 @@ import time
 from pathlib import Path
 
 from infra.counting_proxy import CountingProxy
-from infra.local_stack import make_pyramid, make_striped_scan, peak_rss_mib, start_moto, upload, use_credentials
+from infra.local_stack import (
+    make_pyramid,
+    make_striped_scan,
+    pattern,
+    peak_rss_mib,
+    start_moto,
+    upload,
+    use_credentials,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "gigatile-measure"
@@ -42,7 +54,7 @@ def main(argv: list[str]) -> None:
     )
     parser.add_argument("--width", type=int, default=30000)
     parser.add_argument("--height", type=int, default=50000)
-    parser.add_argument("--layout", choices=["subifd", "pages", "striped"], default="subifd")
+    parser.add_argument("--layout", choices=["subifd", "pages", "striped", "svs-j2k", "svs-jpeg"], default="subifd")
     parser.add_argument("--tiles", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--delay-ms", type=float, default=0.0, help="ms added to every S3 request")
@@ -65,6 +77,9 @@ def main(argv: list[str]) -> None:
         sample = make_striped_scan(
             Path(args.cache) / f"scan-{args.width}x{args.height}-striped.tif", args.width, args.height
         )
+    elif args.layout.startswith("svs"):
+        path = Path(args.cache) / f"sample-{args.width}x{args.height}-{args.layout}.tif"
+        sample = aperio_sample(path, args.width, args.height, args.layout.removeprefix("svs-"))
     else:
         suffix = "" if args.layout == "subifd" else "-pages"
         sample = make_pyramid(
@@ -85,6 +100,22 @@ def main(argv: list[str]) -> None:
         subprocess.run(command, check=True, env=env, cwd=ROOT)
     finally:
         moto.terminate()
+
+
+def aperio_sample(path: Path, width: int, height: int, codec: str) -> Path:
+    """An Aperio SVS of the demo pattern (levels 1, 4, 16), unless it exists."""
+    if not path.exists():
+        import numpy as np
+
+        from tests.slide_files import aperio_svs
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        levels = [pattern(width // d, height // d, seed=1, grain=6) for d in (1, 4, 16)]
+        blank = np.zeros((300, 300, 3), np.uint8)
+        tmp = path.with_suffix(".partial")
+        aperio_svs(tmp, levels, blank, blank, codec=codec, quality=45 if codec == "j2k" else 80)
+        tmp.rename(path)
+    return path
 
 
 def run(args, proxy: CountingProxy) -> None:

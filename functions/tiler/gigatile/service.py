@@ -240,7 +240,7 @@ class Tiler:
             if time.monotonic() > deadline:  # waiting for a render slot
                 raise DeadlineExceeded("the request's time budget ran out before rendering")
             start = time.perf_counter()
-            reads, image = self._render_or_wait(image_id, page, served, plan)
+            reads, image = self._render_or_wait(image_id, page, served, plan, deadline)
             keep_icc = plan.icc == "keep"
             body = run_guarded(
                 reads, self.images, image, lambda: encode(image, fmt, quality or DEFAULT_QUALITY, keep_icc), deadline
@@ -269,17 +269,17 @@ class Tiler:
         finally:
             memory.after_render()
 
-    def _render_or_wait(self, image_id: str, page: int, served: Served, plan: Plan):
+    def _render_or_wait(self, image_id: str, page: int, served: Served, plan: Plan, deadline: float):
         """Render; a decode over the budget is the conversion policy's to settle."""
         try:
-            return render(served.pixels, plan)
+            return render(served.pixels, plan, deadline)
         except TooLarge as exc:
 
             def reopen() -> Served:
                 self._forget(served)
                 return self.source(image_id, page)
 
-            return render(self.pyramids.over_budget(served, exc, reopen).pixels, plan)
+            return render(self.pyramids.over_budget(served, exc, reopen).pixels, plan, deadline)
 
 
 def tile_etag(version: ObjectVersion, *params) -> str:

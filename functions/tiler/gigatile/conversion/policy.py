@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from ..config import Settings
 from ..errors import ConversionPending, Forbidden, ImageNotFound, TooLarge
+from ..imaging import jpeg2000
 from ..imaging.source_image import SourceImage
 from .on_demand import ConversionRequests
 
@@ -65,10 +66,13 @@ class PyramidPolicy:
         return None
 
     def wants_pyramid(self, src: SourceImage) -> bool:
-        """Whether a derived pyramid is ever made for this page (the converter takes page 0);
-        for the rest the look-up is spared."""
+        """Whether a derived pyramid is ever made for this page (the converter takes page 0;
+        it reads through libvips, which cannot decode JPEG 2000 tiles); for the rest the
+        look-up is spared."""
         refused = self.refusal(src.tiled_pyramid, src.width, src.height)
-        return bool(self.prefix) and src.page == 0 and refused is None
+        if not self.prefix or src.page != 0 or refused is not None:
+            return False
+        return jpeg2000.level_ifd(src, src.base_level) is None
 
     def serve(self, src: SourceImage, open_derived: Callable[[str], SourceImage]) -> Served:
         """Where to read `src` from: its derived pyramid when the converter has made one for

@@ -43,15 +43,6 @@ ASSOCIATED_WORD = re.compile(r"^\s*(label|macro|thumbnail)\b", re.IGNORECASE)
 # An OME-TIFF's first channels shown as RGB; the rest are listed, not shown.
 SHOWN_CHANNELS = 3
 
-# TIFF compressions whose tiles this build cannot decode (libvips has no OpenJPEG here).
-UNDECODABLE = {33003: "JPEG 2000", 33004: "JPEG 2000", 33005: "JPEG 2000", 34712: "JPEG 2000"}
-
-
-def undecodable_compression(ifd: Ifd) -> str | None:
-    """The name of `ifd`'s compression when this build cannot decode it (Aperio's JPEG 2000:
-    33003 YCbCr, 33005 RGB; 34712, as tifffile and others write it), else None."""
-    return UNDECODABLE.get(ifd.compression)
-
 
 @dataclass(frozen=True)
 class Mask:

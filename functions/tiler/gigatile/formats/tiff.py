@@ -23,6 +23,10 @@ MAX_ENTRIES = 4096  # tags in one IFD
 MAX_VALUES = 4_000_000  # values of one tag (a tile offset array of a 500,000² level)
 
 COMPRESSION_JPEG = 7
+# JPEG 2000 codestreams as tiles: Aperio's 33003 (components Y, Cb, Cr, which the codestream
+# does not transform itself) and 33005 (RGB); 33004 and 34712 as other writers use them.
+COMPRESSION_JPEG2000 = frozenset({33003, 33004, 33005, 34712})
+COMPRESSION_JPEG2000_YCBCR = 33003
 PHOTOMETRIC_MINISBLACK, PHOTOMETRIC_RGB, PHOTOMETRIC_MASK, PHOTOMETRIC_YCBCR = 1, 2, 4, 6
 FILETYPE_REDUCED, FILETYPE_MASK = 1, 4  # NewSubfileType bits
 DIRECTORY_READ = 1024  # an exact directory read: a 2-byte count and up to 85 tags of 12

@@ -12,18 +12,45 @@ from __future__ import annotations
 
 import math
 
-from ..formats.tiff import TiffError
+from ..formats.levels import Level
+from ..formats.tiff import COMPRESSION_JPEG2000, Ifd, TiffError
 from .plan import Plan
 from .source_image import SourceImage
 
 # Lanczos3 reaches 3 output pixels either side; one more level pixel for rounding.
 KERNEL_REACH = 3
 
+Box = tuple[int, int, int, int]
+
+
+def level_window(src: SourceImage, level: Level, ifd: Ifd, scale: float, box: Box, margin: int = 0) -> Box:
+    """(x0, y0, x1, y1): the pixels of `level` (its IFD `ifd`) that the 1/`scale` view's `box`
+    (left, top, width, height) is computed from, the resize kernel's reach (and `margin`
+    level pixels) around it included, within the level."""
+    # Level pixels per view pixel, as render.view_at resizes (formats: nominal or measured).
+    d = level.downsample
+    nominal = abs(ifd.width - src.width / d) <= 1 and abs(ifd.height - src.height / d) <= 1
+    per_view = scale / (d if nominal else src.width / ifd.width)
+    reach = math.ceil(KERNEL_REACH * max(per_view, 1)) + 1 + margin if per_view != 1 else 0
+    left, top, width, height = box
+    x0, x1 = max(0, math.floor(left * per_view) - reach), min(ifd.width, math.ceil((left + width) * per_view) + reach)
+    y0, y1 = max(0, math.floor(top * per_view) - reach), min(ifd.height, math.ceil((top + height) * per_view) + reach)
+    return x0, y0, x1, y1
+
+
+def tiles_in(ifd: Ifd, window: Box) -> tuple[range, range]:
+    """The columns and rows of the stored tiles of tiled `ifd` that `window` (x0, y0, x1, y1) covers."""
+    x0, y0, x1, y1 = window
+    return range(x0 // ifd.tile_width, (x1 - 1) // ifd.tile_width + 1), range(
+        y0 // ifd.tile_height, (y1 - 1) // ifd.tile_height + 1
+    )
+
 
 def tile_ranges(src: SourceImage, plan: Plan) -> list[tuple[int, int]]:
     """(offset, length) of each stored tile of the level `plan` is rendered from that the
     render reads; [] when that is not known (not a tiled TIFF level, a mask to combine, a
-    region over the decode budget: the render refuses that itself) or is one tile."""
+    region over the decode budget: the render refuses that itself), is one tile, or is
+    JPEG 2000 (imaging.jpeg2000 fetches the tiles it decodes itself)."""
     if src.tiff is None:
         return []
     level = src.level_at(plan.scale)
@@ -31,21 +58,12 @@ def tile_ranges(src: SourceImage, plan: Plan) -> list[tuple[int, int]]:
         return []
     try:
         ifd = src.tiff.ifd_for(dict(level.options))
-        if not ifd.tiled:
+        if not ifd.tiled or ifd.compression in COMPRESSION_JPEG2000:
             return []
         tiles = src.tiff.tiled_level(ifd)
     except TiffError:
         return []
-    # Level pixels per view pixel, as render.view_at resizes (formats: nominal or measured).
-    d = level.downsample
-    nominal = abs(ifd.width - src.width / d) <= 1 and abs(ifd.height - src.height / d) <= 1
-    per_view = plan.scale / (d if nominal else src.width / ifd.width)
-    reach = math.ceil(KERNEL_REACH * max(per_view, 1)) + 1 if per_view != 1 else 0
-    left, top, width, height = plan.box
-    x0, x1 = max(0, math.floor(left * per_view) - reach), min(ifd.width, math.ceil((left + width) * per_view) + reach)
-    y0, y1 = max(0, math.floor(top * per_view) - reach), min(ifd.height, math.ceil((top + height) * per_view) + reach)
-    cols = range(x0 // ifd.tile_width, (x1 - 1) // ifd.tile_width + 1)
-    rows = range(y0 // ifd.tile_height, (y1 - 1) // ifd.tile_height + 1)
+    cols, rows = tiles_in(ifd, level_window(src, level, ifd, plan.scale, plan.box))
     if len(cols) * len(rows) <= 1:
         return []
     if len(cols) * len(rows) * ifd.tile_width * ifd.tile_height > src.max_decode_pixels:

@@ -10,32 +10,50 @@ internal mask, if it has one, becomes the alpha band.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from ..errors import AssociatedImageNotFound, TooLarge, UnsupportedImage
 from ..formats import stored
-from ..formats.levels import undecodable_compression
 from ..formats.tiff import TiffError
+from . import jpeg2000
 from . import stretch as stretching
 from .display import to_display, to_srgb
 from .opened import Opened
 from .plan import Plan, StretchRequest
+from .prefetch import Box, level_window
 from .source_image import SourceImage
 from .strips import striped_region
 
 
-def view_at(source: SourceImage, scale: float, width: int, height: int, stretch: StretchRequest | None = None):
+def view_at(
+    source: SourceImage,
+    scale: float,
+    width: int,
+    height: int,
+    stretch: StretchRequest | None = None,
+    box: Box | None = None,
+    deadline: float = math.inf,
+):
     """The whole image reduced by `scale`, lazily, as exactly width × height pixels, and the
     open images it reads (the level, and its mask if it has one); non-8-bit data (or any,
-    when `stretch` asks) stretched to 8 bits.
+    when `stretch` asks) stretched to 8 bits. `box` (left, top, width, height; default: all)
+    is the part of it that will be computed: a JPEG 2000 level decodes only the tiles under it,
+    now, within `deadline` (monotonic; libvips' own decoding is watched by run_guarded).
 
     A grid rounds level sizes up (ceil(30000 / 32) = 938) where the content ends at 937.5:
     the missing part of the last column or row repeats its edge.
     """
-    _check_compression(source, scale)
+    j2k = _jpeg2000_level(source, scale)
     level, opened, downsample = source.level_for(scale)
     reads: tuple[Opened, ...] = (opened,)
-    image = shown(source, opened.image, stretch)
+    image = opened.image  # libvips reads this level's header, and its pixels unless JPEG 2000
+    if j2k is not None:
+        reduce = jpeg2000.reduction(j2k, scale / downsample, level.mask is not None)
+        window = level_window(source, level, j2k, scale, box or (0, 0, width, height), margin=2**reduce)
+        image = jpeg2000.level_image(source, j2k, window, reduce, deadline)
+        downsample *= 2**reduce  # decoded at 1/2**reduce of the level's size (shrink-on-load)
+    image = shown(source, image, stretch)
     if level.mask is not None:
         mask = _open_mask(source, level.mask)
         reads += (mask,)
@@ -91,17 +109,18 @@ def resize(image, hscale: float, vscale: float | None = None):
     return image.premultiply().resize(hscale, vscale=vscale, kernel="lanczos3").unpremultiply().cast(fmt)
 
 
-def render(source: SourceImage, plan: Plan):
+def render(source: SourceImage, plan: Plan, deadline: float = math.inf):
     """The plan as a lazy libvips image, and the open images it reads (for error cleanup;
-    none when the pixels come from a striped TIFF's strips, decoded from memory)."""
+    none when the pixels come from a striped TIFF's strips, decoded from memory). JPEG 2000
+    tiles are decoded now, within `deadline` (monotonic)."""
     left, top, width, height = plan.box
-    _check_compression(source, plan.scale)
+    _jpeg2000_level(source, plan.scale)  # a level this build cannot decode: refused first
     region = striped_region(source, plan)
     if region is not None:
         reads: tuple[Opened, ...] = ()
         image = shown(source, region, plan.stretch)
     else:
-        reads, image = view_at(source, plan.scale, *plan.view, stretch=plan.stretch)
+        reads, image = view_at(source, plan.scale, *plan.view, stretch=plan.stretch, box=plan.box, deadline=deadline)
         _check_decode(source, reads[0].image, plan)
         image = image.crop(left, top, width, height)
     if (width, height) != plan.out:
@@ -142,22 +161,15 @@ def render_associated(source: SourceImage, name: str, max_side: int, max_pixels:
     return opened, to_display(opened.image)
 
 
-def _check_compression(source: SourceImage, scale: float) -> None:
-    """Refuse, from the TIFF's Compression tag and before libvips decodes a tile, a level
-    coded in a way this build cannot decode (its libvips message would only say that a
+def _jpeg2000_level(source: SourceImage, scale: float):
+    """The IFD of the level a 1/`scale` view reads when its tiles are JPEG 2000 (decoded by
+    imaging.jpeg2000, not libvips), else None. Refused from the TIFF's tags, before a tile
+    is read, when this build cannot decode it (libvips' own message would only say that a
     tile failed)."""
-    if source.tiff is None:
-        return
-    try:
-        ifd = source.tiff.ifd_for(dict(source.level_at(scale).options))
-    except TiffError:  # level_for refuses it as unreadable
-        return
-    name = undecodable_compression(ifd)
-    if name:
-        raise UnsupportedImage(
-            f"{name} tiles are not decodable by this build (TIFF compression {ifd.compression}); "
-            "convert the image to a JPEG-tiled pyramidal TIFF (e.g. `gigatile pyramid`)"
-        )
+    ifd = jpeg2000.level_ifd(source, source.level_at(scale))
+    if ifd is not None and (why := jpeg2000.refusal(ifd)) is not None:
+        raise UnsupportedImage(why)
+    return ifd
 
 
 def _check_decode(source: SourceImage, level, plan: Plan) -> None:
