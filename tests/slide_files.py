@@ -381,26 +381,59 @@ def hamamatsu_ndpi(path: Path, base: np.ndarray, macro: np.ndarray) -> Path:
     return path
 
 
-def dicom_wsi(path: Path, template: Path, pixels: np.ndarray, tile: int = 64) -> Path:
+def dicom_wsi(
+    path: Path,
+    template: Path,
+    pixels: np.ndarray,
+    tile: int | tuple[int, int] = 64,
+    series: str | None = None,
+    image_type: tuple[str, ...] | None = None,
+) -> Path:
     """`template` (a DICOM WSI instance) with `pixels` as its Total Pixel Matrix, in
-    tile × tile JPEG frames, row by row (edge frames padded by repeating the edge)."""
+    tile × tile (or width × height) JPEG frames, row by row (edge frames padded by
+    repeating the edge); of the series `series` and with ImageType `image_type` if given."""
     import pydicom
     from pydicom.encaps import encapsulate
     from pydicom.uid import generate_uid
 
     h, w = pixels.shape[:2]
+    tw, th = (tile, tile) if isinstance(tile, int) else tile
     frames = []
-    for y in range(0, h, tile):
-        for x in range(0, w, tile):
-            block = pixels[y : y + tile, x : x + tile]
-            block = np.pad(block, ((0, tile - block.shape[0]), (0, tile - block.shape[1]), (0, 0)), mode="edge")
+    for y in range(0, h, th):
+        for x in range(0, w, tw):
+            block = pixels[y : y + th, x : x + tw]
+            block = np.pad(block, ((0, th - block.shape[0]), (0, tw - block.shape[1]), (0, 0)), mode="edge")
             frames.append(_jpeg(np.ascontiguousarray(block), 90, "ycbcr"))
     ds = pydicom.dcmread(template)
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.Rows = ds.Columns = tile
+    ds.Rows, ds.Columns = th, tw
     ds.TotalPixelMatrixColumns, ds.TotalPixelMatrixRows = w, h
     ds.NumberOfFrames = len(frames)
     ds.PhotometricInterpretation = "YBR_FULL_422"
+    if series is not None:
+        ds.SeriesInstanceUID = series
+    if image_type is not None:
+        ds.ImageType = list(image_type)
     ds.PixelData = encapsulate(frames, has_bot=True)
     ds.save_as(path, enforce_file_format=True)
     return path
+
+
+def dicom_series(
+    folder: Path, template: Path, levels: list[np.ndarray], label: np.ndarray, overview: np.ndarray, tile: int = 256
+) -> dict[str, Path]:
+    """A DICOM WSI series as wsidicom and PixelMed write one: one instance per level (the
+    first ORIGINAL, the others DERIVED … RESAMPLED), a LABEL and an OVERVIEW of one frame
+    each, all of one SeriesInstanceUID, side by side in `folder`; by file name."""
+    from pydicom.uid import generate_uid
+
+    series = generate_uid()
+    files = {}
+    for k, level in enumerate(levels):
+        kind = ("ORIGINAL", "PRIMARY", "VOLUME", "NONE") if k == 0 else ("DERIVED", "PRIMARY", "VOLUME", "RESAMPLED")
+        files[f"level{k}.dcm"] = dicom_wsi(folder / f"level{k}.dcm", template, level, tile, series, kind)
+    for name, image, kind in (("label", label, "LABEL"), ("overview", overview, "OVERVIEW")):
+        whole = (image.shape[1], image.shape[0])
+        path = folder / f"{name}.dcm"
+        files[path.name] = dicom_wsi(path, template, image, whole, series, ("ORIGINAL", "PRIMARY", kind, "NONE"))
+    return files

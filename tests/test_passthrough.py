@@ -225,3 +225,33 @@ def test_iiif2_edge_tiles_as_openseadragon_asks_them_are_the_deepzoom_tiles(clie
             assert (shown.width, shown.height) == (min(256, w - c * 256), min(256, h - r * 256))
             checked += 1
     assert checked > 20
+
+
+@pytest.mark.parametrize("photometric,passed", [("ycbcr", True), ("rgb", False)])
+def test_tiles_with_their_own_tables_pass_through_when_ycbcr(client, s3, tmp_path, photometric, passed):
+    """tifffile writes each JPEG tile as a complete stream (no JPEGTables): a YCbCr one is
+    the answer byte for byte; one the TIFF calls RGB is rendered (the stream alone would be
+    read as YCbCr by a browser)."""
+    import numpy as np
+
+    from infra.local_stack import pattern
+    from tests.conftest import BUCKET, PREFIX
+
+    pixels = np.asarray(pattern(768, 512, seed=3).write_to_memory(), dtype=np.uint8).reshape(512, 768, 3)
+    path = tmp_path / f"own-{photometric}.tif"
+    tifffile.imwrite(path, pixels, tile=(256, 256), compression="jpeg", photometric="ycbcr", subsampling=(2, 2))
+    if photometric == "rgb":  # tifffile codes JPEG as YCbCr: the tag alone says RGB here
+        with tifffile.TiffFile(path, mode="r+b") as tif:
+            tif.pages[0].tags["PhotometricInterpretation"].overwrite(2)
+    s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/own/{path.name}")
+    with tifffile.TiffFile(path) as tif:
+        page = tif.pages[0]
+        assert 347 not in page.tags  # no JPEGTables: each tile carries its own
+        offset, length = page.dataoffsets[4], page.databytecounts[4]  # tile (1, 1) of 3 × 2
+    stored = path.read_bytes()[offset : offset + length]
+    response = client.get(TILE, params={"path": f"own/{path.name}", "level": 2, "x": 1, "y": 1})
+    assert response.status_code == 200, response.text
+    assert (response.content == stored) is passed
+    served = vips().Image.jpegload_buffer(response.content)
+    reference = vips().Image.new_from_file(str(path)).crop(256, 256, 256, 256)
+    assert (served - reference).abs().max() <= (0 if passed else 40)

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import openslide
 import pytest
+from pydicom.uid import generate_uid
 
 from infra.local_stack import pattern
 from infra.pixels import decode, psnr
@@ -70,8 +71,13 @@ def wsi(s3, tmp_path_factory) -> dict[str, Path]:
         "ventana.bif": ventana_bif(folder / "ventana.bif", big, label),
         "hamamatsu.ndpi": hamamatsu_ndpi(folder / "hamamatsu.ndpi", big, macro),
         "boxes_0.dcm": DICOM,
+        # Made from boxes_0.dcm: a series of its own, or it would be boxes_0's base level.
         "frames.dcm": dicom_wsi(
-            tmp_path_factory.mktemp("dicom") / "frames.dcm", DICOM, pixels(pattern(1600, 1200, seed=35, grain=40)), 128
+            tmp_path_factory.mktemp("dicom") / "frames.dcm",
+            DICOM,
+            pixels(pattern(1600, 1200, seed=35, grain=40)),
+            128,
+            series=generate_uid(),
         ),
         "jp2k.dcm": _jpeg2000_syntax(DICOM, folder / "jp2k.dcm"),
     }

@@ -24,6 +24,8 @@
                  a million new tiles cost on Lambda, with pass-through and re-encoding
     s3-get       what one ranged S3 GET costs in CPU and garbage collections, and the first
                  request, CPU per new tile and peak RSS of a process serving tiles over S3
+    dicom-series a DICOM WSI series over moto's S3 server: the open's GETs and bytes, and
+                 GETs, bytes and pass-through of new tiles at every zoom
     soak         many requests through the Lambda handler: RSS, caches, file descriptors
                  and threads after a warm-up and at the end
 
@@ -48,6 +50,7 @@ COMMANDS = {
     "request-path": ("infra.bench.request_path", "main"),
     "tile-classes": ("infra.bench.tile_classes", "main"),
     "s3-get": ("infra.bench.s3_get", "main"),
+    "dicom-series": ("infra.bench.dicom_series", "main"),
 }
 DEFAULT = "tiles"
 

@@ -17,6 +17,7 @@ from . import __version__, memory
 from .config import Settings
 from .conversion.policy import PyramidPolicy, Served
 from .errors import DeadlineExceeded, GigatileError, SourceChanged, TooLarge
+from .formats.vendors import is_dicom
 from .imaging.encode import DEFAULT_QUALITY, MEDIA_TYPES, encode
 from .imaging.geometry import Grid, TileGrid
 from .imaging.opened import OpenImages, run_guarded
@@ -85,9 +86,14 @@ class Tiler:
         return ObjectReader(self.store, key, self.blocks, s.block_size, s.version_ttl, s.open_read_bytes)
 
     def version(self, image_id: str) -> ObjectVersion:
-        """The source version (0 GETs when warm): enough to answer a conditional request."""
+        """The source version (0 GETs when warm): enough to answer a conditional request. A
+        DICOM instance's is its series' (the ETags of all its objects): opened to know it."""
         with self._request(image_id):
-            return self.reader(image_id).version()
+            reader = self.reader(image_id)
+            version = reader.version()
+            if is_dicom(reader.read(0, 132, version=version)):  # the first block: cached
+                return self.source(image_id).source.version
+            return version
 
     @contextlib.contextmanager
     def _request(self, image_id: str):
@@ -128,14 +134,14 @@ class Tiler:
         reader = self.reader(image_id)
         key = (reader.key, reader.version().etag, page)
         served = self._sources.get_or_make(key, lambda: self._open(reader, page))
-        if self.pyramids.look_again(served):
+        if self.pyramids.look_again(served) or served.source.changed():
             self._forget(served)
             served = self._sources.get_or_make(key, lambda: self._open(reader, page))
         return served
 
     def _forget(self, served: Served) -> None:
         src = served.source
-        self._sources.pop((src.reader.key, src.version.etag, src.page))
+        self._sources.pop((src.reader.key, src.object_version.etag, src.page))
 
     def _open(self, reader: ObjectReader, page: int) -> Served:
         src = self._source_image(reader, page)

@@ -5,10 +5,11 @@ An instance of the VL Whole Slide Microscopy Image IOD stores one pyramid level 
 tiles of Rows × Columns of the Total Pixel Matrix, row by row (TILED_FULL), each frame a
 complete JPEG stream in the encapsulated Pixel Data, found through the Basic Offset Table.
 libvips has no DICOM loader, but its TIFF loader reads tiles that are complete JPEG
-streams: so the reader shows libvips a TIFF — the 8-byte TIFF header over the (unused)
-start of the 128-byte preamble, and one IFD appended past the object's end whose tile
+streams: so the reader shows libvips a BigTIFF — its 16-byte header over the (unused)
+start of the 128-byte preamble, and an IFD appended past the object's end whose tile
 offsets are the frames' — and every level, tile and range rule of tiled TIFFs applies.
-The object is not changed.
+The object is not changed. The instances of a series are read end to end as one object
+(imaging.dicom_series), one IFD each.
 
 Parsed here by ranges (explicit VR little endian, as JPEG transfer syntaxes are): the
 data set up to Pixel Data, the offset table, and the last frame's item header. Anything
@@ -38,7 +39,9 @@ MAX_FRAMES = 1 << 22
 # The tags read, by (group, element).
 WANTED = {
     (0x0002, 0x0010): "transfer_syntax",
+    (0x0008, 0x0008): "image_type",
     (0x0008, 0x0016): "sop_class",
+    (0x0020, 0x000E): "series",
     (0x0028, 0x0002): "samples",
     (0x0028, 0x0004): "photometric",
     (0x0028, 0x0008): "frames",
@@ -67,36 +70,83 @@ class Instance:
     photometric: str  # YBR_FULL_422, YBR_FULL, RGB, MONOCHROME2
     frames: tuple[tuple[int, int], ...]  # (offset, length) of each frame's JPEG stream
 
-    def as_tiff(self, size: int) -> tuple[tuple[int, bytes], ...]:
-        """(offset, bytes) patches that make the `size`-byte object read as a one-IFD tiled
-        TIFF of this instance: its header at 0, its IFD (and arrays) appended at `size`."""
-        photometric = {"RGB": 2, "MONOCHROME2": 1}.get(self.photometric, 6)  # YBR_*: YCbCr
-        tags = [  # (tag, type (3 SHORT, 4 LONG), values)
-            (256, 4, [self.width]),
-            (257, 4, [self.height]),
-            (258, 3, [8] * self.samples),
-            (259, 3, [7]),  # JPEG: each tile a complete JPEG stream
-            (262, 3, [photometric]),
-            (277, 3, [self.samples]),
-            (284, 3, [1]),
-            (322, 4, [self.tile_width]),
-            (323, 4, [self.tile_height]),
-            (324, 4, [offset for offset, _ in self.frames]),
-            (325, 4, [length for _, length in self.frames]),
-        ]
-        extra_at = size + 2 + 12 * len(tags) + 4
-        entries, extra = b"", b""
-        for tag, kind, values in tags:
-            data = struct.pack(f"<{len(values)}{'H' if kind == 3 else 'I'}", *values)
-            if len(data) <= 4:
-                field = data.ljust(4, b"\0")
-            else:  # values that do not fit in the entry follow the IFD
-                field, extra = struct.pack("<I", extra_at + len(extra)), extra + data
-            entries += struct.pack("<HHI", tag, kind, len(values)) + field
-        if extra_at + len(extra) >= 1 << 32:
-            raise DicomError("over 4 GB is not served")
-        tail = struct.pack("<H", len(tags)) + entries + b"\0" * 4 + extra
-        return ((0, b"II*\0" + struct.pack("<I", size)), (size, tail))
+    series: str = ""  # SeriesInstanceUID: the instances of one slide share it
+    kind: str = ""  # ImageType's third value: VOLUME (a level), LABEL, OVERVIEW, THUMBNAIL
+
+    def as_tiff(self, size: int) -> Patches:
+        """Patches that make the `size`-byte object read as a one-IFD tiled TIFF of this
+        instance: its header at 0, its IFD (and arrays) appended at `size`."""
+        return as_tiff([Directory(self, 0)], size)
+
+
+Patches = tuple[tuple[int, bytes], ...]
+
+
+@dataclass(frozen=True)
+class Directory:
+    """One instance as one IFD of the TIFF libvips is shown: its frames lie `base` bytes into
+    the object read (instances of a series are read one after another, as one object)."""
+
+    instance: Instance
+    base: int
+    reduced: bool = False  # NewSubfileType 1: a reduced level, or an associated image
+    description: str = ""  # an associated image's name ("label" …), as slide TIFFs say it
+    striped: bool = False  # one frame, stored as one strip (an associated image is untiled)
+
+
+def as_tiff(directories: list[Directory], size: int) -> Patches:
+    """(offset, bytes) patches that make a `size`-byte object read as a BigTIFF of these IFDs,
+    in this order: its 16-byte header over the start of the (unused) preamble, the IFDs and
+    their arrays appended at `size`. BigTIFF: a series' objects end to end often pass 4 GB."""
+    tail = b""
+    for k, directory in enumerate(directories):
+        at = size + len(tail)
+        tail += _ifd(directory, at, last=k == len(directories) - 1)
+    return ((0, b"II+\0" + struct.pack("<HHQ", 8, 0, size)), (size, tail))
+
+
+SHORT, LONG, LONG8 = 3, 4, 16
+CODES = {SHORT: "H", LONG: "I", LONG8: "Q"}
+
+
+def _ifd(directory: Directory, at: int, last: bool) -> bytes:
+    """The BigTIFF IFD of `directory` written at offset `at`, its arrays after it, the next
+    IFD (unless `last`) right after those."""
+    image, base = directory.instance, directory.base
+    photometric = {"RGB": 2, "MONOCHROME2": 1}.get(image.photometric, 6)  # YBR_*: YCbCr
+    offsets = [base + offset for offset, _ in image.frames]
+    lengths = [length for _, length in image.frames]
+    tags: list[tuple[int, int, list[int] | bytes]] = [  # (tag, type (2: ASCII), values)
+        (254, LONG, [1 if directory.reduced else 0]),
+        (256, LONG, [image.width]),
+        (257, LONG, [image.height]),
+        (258, SHORT, [8] * image.samples),
+        (259, SHORT, [7]),  # JPEG: each tile a complete JPEG stream
+        (262, SHORT, [photometric]),
+    ]
+    if directory.description:
+        tags.append((270, 2, directory.description.encode("ascii") + b"\0"))
+    if directory.striped:  # one frame, the whole image: one strip
+        tags += [(273, LONG8, offsets), (277, SHORT, [image.samples]), (278, LONG, [image.height])]
+        tags += [(279, LONG, lengths), (284, SHORT, [1])]
+    else:
+        tags += [(277, SHORT, [image.samples]), (284, SHORT, [1]), (322, LONG, [image.tile_width])]
+        tags += [(323, LONG, [image.tile_height]), (324, LONG8, offsets), (325, LONG, lengths)]
+    extra_at = at + 8 + 20 * len(tags) + 8
+    entries, extra = b"", b""
+    for tag, kind, values in tags:
+        if isinstance(values, bytes):
+            data, count = values, len(values)
+        else:
+            data, count = struct.pack(f"<{len(values)}{CODES[kind]}", *values), len(values)
+        if len(data) <= 8:
+            field = data.ljust(8, b"\0")
+        else:  # values that do not fit in the entry follow the IFD
+            field, extra = struct.pack("<Q", extra_at + len(extra)), extra + data
+            extra += b"\0" * (-len(extra) % 8)  # values start on an 8-byte boundary
+        entries += struct.pack("<HHQ", tag, kind, count) + field
+    length = 8 + len(entries) + 8 + len(extra)
+    return struct.pack("<Q", len(tags)) + entries + struct.pack("<Q", 0 if last else at + length) + extra
 
 
 class _Parser:
@@ -106,12 +156,14 @@ class _Parser:
         self.found: dict[str, bytes] = {}
         self.pixel_data = -1  # offset of Pixel Data's first item
 
-    def _bytes(self, offset: int, length: int) -> bytes:
+    def _bytes(self, offset: int, length: int, exact: bool = False) -> bytes:
+        """`exact`: a few bytes far from the rest (the last frame's item header), read by
+        their own range rather than a block."""
         if offset < 0 or offset + length > self.size:
             raise DicomError("truncated")
         if offset + length <= len(self.head):
             return self.head[offset : offset + length]
-        return self.reader.read(offset, length)
+        return self.reader.read(offset, length, exact)
 
     def elements(self, offset: int, end: int, depth: int) -> int:
         """Walk the elements from `offset` up to `end` (or an item's end), keeping WANTED
@@ -176,14 +228,32 @@ def _int(found: dict[str, bytes], name: str, size: int) -> int | None:
     return int(struct.unpack("<H" if size == 2 else "<I", raw)[0]) if len(raw) == size else None
 
 
-def parse(reader: ByteReader, size: int) -> Instance:
-    """The instance's geometry and frames; DicomError when it is not one this build serves."""
+def _data_set(reader: ByteReader, size: int) -> _Parser:
+    """The data set before Pixel Data, walked (from the first HEADER_READ bytes, as a rule)."""
     if size < PREAMBLE + 4:
         raise DicomError("truncated")
     parser = _Parser(reader, size)
     if parser._bytes(PREAMBLE, 4) != b"DICM":
         raise DicomError("not a DICOM Part 10 file")
     parser.elements(PREAMBLE + 4, size, 0)
+    return parser
+
+
+def identify(reader: ByteReader, size: int) -> tuple[str, str]:
+    """(SeriesInstanceUID, ImageType's third value) of a DICOM file, from its data set alone:
+    whether it is a part of a given slide, and which."""
+    found = _data_set(reader, size).found
+    return _text(found, "series"), _image_kind(found)
+
+
+def _image_kind(found: dict[str, bytes]) -> str:
+    values = _text(found, "image_type").split("\\")
+    return values[2].strip().upper() if len(values) > 2 else ""
+
+
+def parse(reader: ByteReader, size: int) -> Instance:
+    """The instance's geometry and frames; DicomError when it is not one this build serves."""
+    parser = _data_set(reader, size)
     found = parser.found
     syntax = _text(found, "transfer_syntax")
     if _text(found, "sop_class") != VL_WHOLE_SLIDE:
@@ -205,7 +275,10 @@ def parse(reader: ByteReader, size: int) -> Instance:
     tiles = -(-width // columns) * -(-height // rows)
     if frames != tiles or frames > MAX_FRAMES:
         raise DicomError(f"has {frames} frames for {tiles} tiles")
-    return Instance(width, height, columns, rows, samples, _text(found, "photometric"), _frames(parser, frames))
+    frame_ranges = _frames(parser, frames)
+    photometric = _text(found, "photometric")
+    series, kind = _text(found, "series"), _image_kind(found)
+    return Instance(width, height, columns, rows, samples, photometric, frame_ranges, series, kind)
 
 
 def _frames(parser: _Parser, count: int) -> tuple[tuple[int, int], ...]:
@@ -220,7 +293,7 @@ def _frames(parser: _Parser, count: int) -> tuple[tuple[int, int], ...]:
     table = struct.unpack(f"<{count}I", parser._bytes(at + 8, length)) if length else (0,)
     first = at + 8 + length  # the first fragment's item
     items = [first + offset for offset in table] + [-1]
-    last = struct.unpack("<HHI", parser._bytes(items[-2], 8))
+    last = struct.unpack("<HHI", parser._bytes(items[-2], 8, exact=True))
     if last[:2] != ITEM:
         raise DicomError("Basic Offset Table does not point at frames")
     items[-1] = items[-2] + 8 + last[2]

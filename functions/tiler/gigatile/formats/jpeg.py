@@ -1,14 +1,17 @@
-"""JPEG streams as TIFF stores them: a tile's abbreviated stream plus the shared tables.
+"""JPEG streams as TIFF and DICOM store them.
 
-A tiled TIFF with JPEG compression keeps the quantisation and Huffman tables once
+A tiled TIFF with JPEG compression usually keeps the quantisation and Huffman tables once
 (JPEGTables, SOI … EOI) and each tile as a stream without them. Splicing the two gives a
-complete JPEG of exactly the pixels libvips would decode.
+complete JPEG of exactly the pixels libvips would decode. A DICOM frame (and the tile of a
+TIFF without JPEGTables) is a complete stream already, tables included.
 """
 
 from __future__ import annotations
 
 import struct
 
+DQT, DHT, SOS = 0xDB, 0xC4, 0xDA
+SOF = {0xC0, 0xC1, 0xC2}  # baseline, extended, progressive Huffman frames
 # Adobe APP14 with transform 0: "these three components are RGB, not YCbCr". libtiff writes
 # RGB JPEG streams without it (libvips does so at Q ≥ 90), leaving decoders to guess.
 ADOBE_RGB = b"\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00\x00"
@@ -23,6 +26,24 @@ STD_LUMINANCE_SUM = sum(
 def is_tables(tables: bytes) -> bool:
     """Whether `tables` is a tables-only JPEG stream (SOI … EOI)."""
     return tables[:2] == b"\xff\xd8" and tables[-2:] == b"\xff\xd9"
+
+
+def is_complete(stream: bytes) -> bool:
+    """Whether `stream` is an interchange JPEG: SOI, then its quantisation and Huffman
+    tables and a frame header before the scan, and EOI at the end (then at most one 0 byte:
+    DICOM pads a frame to an even length)."""
+    body = stream[:-1] if stream.endswith(b"\0") else stream
+    if body[:2] != b"\xff\xd8" or body[-2:] != b"\xff\xd9":
+        return False
+    seen: set[int] = set()
+    i = 2
+    while i + 4 <= len(stream) and stream[i] == 0xFF:
+        marker = stream[i + 1]
+        if marker == SOS:
+            return {DQT, DHT} <= seen and bool(seen & SOF)
+        seen.add(marker)
+        i += 2 + struct.unpack(">H", stream[i + 2 : i + 4])[0]
+    return False
 
 
 def splice(tables: bytes, tile: bytes, marker: bytes = b"") -> bytes | None:

@@ -9,7 +9,7 @@ from typing import Any
 
 from ..errors import DeadlineExceeded, GigatileError, UnsupportedImage
 from ..lru import LRU
-from ..sources.reader import ObjectReader
+from ..sources.joined import AnyReader
 from ..sources.vips_source import RangeSource
 from ..vips import vips
 from .watchdog import WATCHDOG
@@ -74,18 +74,18 @@ class OpenImages:
     def __init__(self, max_bytes: int):
         self._cache: LRU[Opened] = LRU(max_bytes, sizeof=lambda opened: min(opened.cost, max_bytes))
 
-    def open(self, reader: ObjectReader, etag: str, options: dict, patches: tuple = ()) -> Opened:
+    def open(self, reader: AnyReader, etag: str, options: dict, patches: tuple = ()) -> Opened:
         """`patches`: (offset, bytes) libvips reads in place of the file's (formats.levels.Mask)."""
         key = (reader.store.name, reader.key, etag, tuple(sorted(options.items())), patches)
         return self._cache.get_or_make(key, lambda: self._open(reader, options, patches))
 
-    def open_once(self, reader: ObjectReader, options: dict) -> Opened:
+    def open_once(self, reader: AnyReader, options: dict, patches: tuple = ()) -> Opened:
         """An image read whole by one request, not kept: libvips reads a stripped TIFF page
         in order, once (a second read from the top fails). Its header and bytes come from
         the block cache on the next request."""
-        return self._open(reader, options, ())
+        return self._open(reader, options, patches)
 
-    def _open(self, reader: ObjectReader, options: dict, patches: tuple) -> Opened:
+    def _open(self, reader: AnyReader, options: dict, patches: tuple) -> Opened:
         source = RangeSource(reader, patches)
         if source.size == 0:
             raise UnsupportedImage("the object is empty")

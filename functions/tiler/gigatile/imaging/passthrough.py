@@ -1,9 +1,13 @@
-"""Serve a stored JPEG tile of a tiled TIFF as it is: no decode, no re-encode.
+"""Serve a stored JPEG tile of a tiled TIFF (or a DICOM frame) as it is: no decode, no
+re-encode.
 
 When a request maps exactly onto one tile of one pyramid level (same scale, aligned,
 same size, inside the level) and asks for JPEG at the source's quality, the tile's bytes
 with the TIFF's shared JPEGTables spliced in are a complete JPEG of exactly the pixels a
-render would produce. That skips the whole decode + encode of a tile (~2 ms here).
+render would produce. That skips the whole decode + encode of a tile (~2 ms here). A tile
+stored with its own tables (a DICOM frame; a TIFF without JPEGTables) is that JPEG already,
+served byte for byte when its colour is YCbCr or grey (an RGB stream says that it is RGB
+only through the TIFF's tag, which a browser does not see).
 """
 
 from __future__ import annotations
@@ -38,12 +42,19 @@ def stored_tile(src: SourceImage, plan: Plan, quality: int | None) -> bytes | No
     exact_level = level.stored_as(ifd.width, ifd.height, src.width, src.height)  # as SourceImage.level_for
     aligned = (width, height) == (ifd.tile_width, ifd.tile_height) and not left % width and not top % height
     inside = left + width <= ifd.width and top + height <= ifd.height
-    if not (passable and jpeg.is_tables(tiles.jpeg_tables) and exact_level and aligned and inside):
+    if not (passable and exact_level and aligned and inside):
         return None
-    if quality is not None and quality != jpeg.quality(tiles.jpeg_tables):
+    tables = tiles.jpeg_tables
+    if tables and not jpeg.is_tables(tables) or not tables and ifd.photometric == PHOTOMETRIC_RGB:
+        return None
+    if tables and quality is not None and quality != jpeg.quality(tables):
         return None
     where = tiles.tile_range(left // width, top // height)
     if where is None or where[0] + where[1] > src.tiff.size:
         return None
+    stream = src.reader.read(*where, exact=True, version=src.version)
+    if not tables:  # a complete stream: its own tables say its quality
+        fits = jpeg.is_complete(stream) and (quality is None or quality == jpeg.quality(stream))
+        return stream if fits else None
     marker = jpeg.ADOBE_RGB if ifd.photometric == PHOTOMETRIC_RGB else b""
-    return jpeg.splice(tiles.jpeg_tables, src.reader.read(*where, exact=True, version=src.version), marker)
+    return jpeg.splice(tables, stream, marker)

@@ -156,7 +156,7 @@ def render_associated(source: SourceImage, name: str, max_side: int, max_pixels:
     if found is None:
         names = ", ".join(source.associated) or "none"
         raise AssociatedImageNotFound(f"no associated image {name!r} (this image has: {names})")
-    opened = source.images.open_once(source.reader, dict(found.options))
+    opened = source.images.open_once(source.reader, dict(found.options), source.patches)
     width, height = opened.image.width, opened.image.height
     if max(width, height) > max_side or width * height > max_pixels:
         limits = f"{max_side} px a side, {max_pixels} pixels"

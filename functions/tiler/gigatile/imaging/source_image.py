@@ -14,8 +14,10 @@ from ..errors import PageNotFound, TooLarge, UnsupportedImage
 from ..formats import dicom, stored, vendors
 from ..formats.levels import Associated, Level, Mask, is_tiled_pyramid, structure
 from ..formats.tiff import TiffError, TiffFile, directory_windows
+from ..sources.joined import AnyReader, JoinedReader
 from ..sources.reader import ObjectReader, VersionReader
 from ..sources.vips_source import PatchedReader, patched_size
+from .dicom_series import open_series
 from .opened import Opened, OpenImages
 
 
@@ -28,20 +30,23 @@ class SourceImage:
         max_decode_pixels: int,
         page: int = 0,
     ):
-        self.reader = reader
+        self.reader: AnyReader = reader
         self.images = images
-        self.version = reader.version()
-        # Directories beyond the first read (libvips' own pyramids): fetched in parallel
-        # now, so that libvips' walk through them costs no further round trips.
-        pinned = VersionReader(reader, self.version)
+        # The version of the object opened (what an open image is kept by); `version` is what
+        # is read: for a DICOM series, the version set of all its objects.
+        self.object_version = self.version = reader.version()
         head = reader.read(0, 132, version=self.version)
-        # Bytes libvips reads in place of the object's: a DICOM instance shown as a TIFF.
+        # Bytes libvips reads in place of the object's: a DICOM series shown as a TIFF.
         self.patches: tuple[tuple[int, bytes], ...] = ()
         if vendors.is_dicom(head):  # decided from the first bytes
-            try:
-                self.patches = dicom.parse(pinned, self.version.size).as_tiff(self.version.size)
+            try:  # the series' objects read as one (imaging.dicom_series), of their version set
+                self.reader, self.patches = open_series(reader, self.version)
             except dicom.DicomError as exc:
                 raise UnsupportedImage(f"{vendors.DICOM_REFUSED}: {exc}") from None
+            self.version = self.reader.version()
+        pinned = VersionReader(self.reader, self.version)
+        # Directories beyond the first read (libvips' own pyramids): fetched in parallel
+        # now, so that libvips' walk through them costs no further round trips.
         windows = directory_windows(head, self.version.size, reader.open_bytes)
         if windows:
             reader.prefetch(windows, self.version, blocks=True)
@@ -89,6 +94,11 @@ class SourceImage:
             raise TooLarge(f"image is {self.width}×{self.height}, over the {max_image_pixels} pixel limit")
         # EXIF orientation (1–8): thumbnails are turned upright; tiles stay in stored order.
         self.orientation = base.image.get("orientation") if "orientation" in base.image.get_fields() else 1
+
+    def changed(self) -> bool:
+        """Whether an object of its DICOM series was replaced or deleted since it was opened
+        (the object opened itself is checked by whoever keeps it open, by its ETag)."""
+        return isinstance(self.reader, JoinedReader) and self.reader.changed()
 
     @property
     def base_level(self) -> Level:

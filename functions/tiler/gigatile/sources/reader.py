@@ -22,6 +22,7 @@ from __future__ import annotations
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 from ..errors import SourceChanged
 from ..lru import LRU
@@ -233,11 +234,17 @@ class ObjectReader:
         return (self.store.name, self.key, version.etag, "block", index)
 
 
+class ReadsVersions(Protocol):
+    """Reads of a given version of an object (an ObjectReader, a JoinedReader)."""
+
+    def read(self, offset: int, length: int, exact: bool = False, version: ObjectVersion | None = None) -> bytes: ...
+
+
 class VersionReader:
     """One version of an object, for parsers that read it after it was opened (formats.tiff):
     once the object is another, its reads fail with SourceChanged."""
 
-    def __init__(self, reader: ObjectReader, version: ObjectVersion):
+    def __init__(self, reader: ReadsVersions, version: ObjectVersion):
         self.reader = reader
         self.version = version
 

@@ -9,7 +9,7 @@ import time
 from ..errors import DeadlineExceeded, GigatileError
 from ..vips import vips
 from . import budget
-from .reader import ObjectReader
+from .joined import AnyReader
 
 
 def patched_size(size: int, patches: tuple[tuple[int, bytes], ...]) -> int:
@@ -49,7 +49,7 @@ class RangeSource:
     it is recorded here and re-raised by `raise_pending()` after the libvips call.
     """
 
-    def __init__(self, reader: ObjectReader, patches: tuple[tuple[int, bytes], ...] = ()):
+    def __init__(self, reader: AnyReader, patches: tuple[tuple[int, bytes], ...] = ()):
         self.reader = reader
         # (offset, bytes) shown in place of the object's own: a few bytes of a directory,
         # to let libvips read an image the way the format layer says it is; past the end,
