@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
 
@@ -17,7 +17,7 @@ from .config import Settings
 from .http import errors as http_errors
 from .http.edge import Edge
 from .protocols import collection, deepzoom, iiif, simple
-from .protocols.params import TilerDep
+from .protocols.params import tiler_of
 from .service import Tiler
 from .vips import versions
 
@@ -36,7 +36,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Edge, settings=settings)
 
     @app.get("/health")
-    def health(tiler: TilerDep):
+    def health(request: Request):
+        tiler = tiler_of(request)
         body = {"status": "ok", "gigatile": __version__, **versions(), "source": tiler.settings.source.describe()}
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
