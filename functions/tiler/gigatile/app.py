@@ -1,7 +1,8 @@
 """The FastAPI app: one code path for `gigatile serve` (uvicorn) and Lambda (Mangum).
 
 `create_app(settings)` builds the app around one Tiler; routes reach it (and its
-Settings) through a FastAPI dependency, so nothing reads the environment per request.
+Settings) through `protocols.params.tiler_of(request)`, so nothing reads the environment
+per request.
 """
 
 from __future__ import annotations
@@ -29,10 +30,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="gigatile", version=__version__, docs_url="/docs", redoc_url=None)
     app.state.tiler = Tiler(settings)
     http_errors.install(app)
-    app.include_router(simple.router)
-    app.include_router(deepzoom.router)
-    for router in collection.routers + iiif.routers:  # before the IIIF catch-all route
-        app.include_router(router)
+    # The protocols' routes go straight into the app's own list (their paths already carry
+    # their router's prefix and tags): this FastAPI keeps an included router as a branch
+    # that it matches twice per request (docs/performance.md, "Request path"). The IIIF
+    # catch-all route last, after the collections.
+    for router in [simple.router, deepzoom.router, *collection.routers, *iiif.routers]:
+        app.router.routes.extend(router.routes)
     app.add_middleware(Edge, settings=settings)
 
     @app.get("/health")
