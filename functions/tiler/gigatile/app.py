@@ -27,7 +27,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     """The app over `settings` (default: read from the environment now; a malformed or
     unknown GIGATILE_* variable raises ConfigError naming it)."""
     settings = Settings.from_env() if settings is None else settings
-    app = FastAPI(title="gigatile", version=__version__, docs_url="/docs", redoc_url=None)
+    # FastAPI's own OpenTelemetry off: gigatile traces with X-Ray and logs with Powertools
+    # (observability.py), and with it on FastAPI asks OpenTelemetry for its providers on
+    # every request (docs/performance.md, "Request path").
+    telemetry = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+    app = FastAPI(title="gigatile", version=__version__, docs_url="/docs", redoc_url=None, telemetry=telemetry)
     app.state.tiler = Tiler(settings)
     http_errors.install(app)
     # The protocols' routes go straight into the app's own list (their paths already carry
