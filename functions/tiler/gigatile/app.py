@@ -12,6 +12,7 @@ from importlib import resources
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.staticfiles import StaticFiles
+from fastapi.telemetry import TelemetryConfig
 
 from . import __version__
 from .config import Settings
@@ -30,7 +31,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # FastAPI's own OpenTelemetry off: gigatile traces with X-Ray and logs with Powertools
     # (observability.py), and with it on FastAPI asks OpenTelemetry for its providers on
     # every request (docs/performance.md, "Request path").
-    telemetry = {"tracing": False, "metrics": False, "logs": False, "operation_spans": False}
+    telemetry = TelemetryConfig(tracing=False, metrics=False, logs=False, operation_spans=False)
     app = FastAPI(title="gigatile", version=__version__, docs_url="/docs", redoc_url=None, telemetry=telemetry)
     app.state.tiler = Tiler(settings)
     http_errors.install(app)
