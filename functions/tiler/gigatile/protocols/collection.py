@@ -29,7 +29,7 @@ from ..sources.base import Entry, ObjectVersion
 from ..sources.ids import validate_image_id
 from .iiif import V2, V3, Version, public_base, service_uri
 from .manifests import Member, collection2, collection3
-from .params import TilerDep
+from .params import tiler_of
 
 MAX_ITEMS = 1000
 MAX_SCANNED = 5000  # keys read from the listing (5 ListObjectsV2 calls) at most
@@ -73,15 +73,15 @@ def make_router(version: Version) -> APIRouter:
 
     @router.get("/collection.json", name=f"iiif{version.number}_top_collection")
     @offload
-    def top_collection(request: Request, tiler: TilerDep) -> Response:
+    def top_collection(request: Request) -> Response:
         """The collection of the source's top folder."""
-        return collection_response(request, tiler, "")
+        return collection_response(request, tiler_of(request), "")
 
     @router.get("/{prefix:path}/collection.json", name=f"iiif{version.number}_collection")
     @offload
-    def collection(request: Request, tiler: TilerDep, prefix: str) -> Response:
+    def collection(request: Request, prefix: str) -> Response:
         """The collection of folder PREFIX: its images' manifests and its sub-folders."""
-        return collection_response(request, tiler, prefix)
+        return collection_response(request, tiler_of(request), prefix)
 
     def collection_response(request: Request, tiler: Tiler, prefix: str) -> Response:
         settings = tiler.settings

@@ -24,7 +24,7 @@ from ..imaging.encode import normalize_format
 from ..imaging.geometry import DeepZoomGrid
 from ..observability import record_tile
 from ..service import tile_etag
-from .params import Format, Page, Quality, Stretch, TilerDep, TileSize, parse_stretch
+from .params import Format, Page, Quality, Stretch, TileSize, parse_stretch, tiler_of
 
 router = APIRouter(prefix="/dzi", tags=["deepzoom"])
 
@@ -45,7 +45,6 @@ def descriptor(width: int, height: int, tile_size: int, overlap: int, fmt: str) 
 @offload
 def deepzoom(
     request: Request,
-    tiler: TilerDep,
     path: str,
     tile_size: TileSize | None = None,
     overlap: Overlap | None = None,
@@ -54,6 +53,7 @@ def deepzoom(
     page: Page = 0,
     stretch: Stretch = None,
 ):
+    tiler = tiler_of(request)
     settings = tiler.settings
     asked = parse_stretch(stretch)  # checked on the descriptor too: a viewer repeats it on tiles
     tile_size = settings.dz_tile_size if tile_size is None else tile_size

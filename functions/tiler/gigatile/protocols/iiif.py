@@ -35,7 +35,7 @@ from ..imaging.source_image import SourceImage
 from ..observability import record_tile
 from ..service import Tiler, tile_etag
 from .manifests import MAX_CANVASES, Page, manifest2, manifest3
-from .params import TilerDep
+from .params import tiler_of
 
 TILE_SIZE = 256
 EXTRA_FORMATS = ["webp", "avif"]
@@ -261,7 +261,8 @@ def make_router(version: Version) -> APIRouter:
 
     @router.get("/{path:path}", name=f"iiif{version.number}", summary=f"IIIF Image API {version.number}")
     @offload
-    def iiif(request: Request, tiler: TilerDep, path: str) -> Response:
+    def iiif(request: Request, path: str) -> Response:
+        tiler = tiler_of(request)
         settings = tiler.settings
         token, path = split_path_token(path) if settings.signing_keys else (None, path)
         page, path = split_page(path)

@@ -6,7 +6,7 @@ import math
 import re
 from typing import Annotated
 
-from fastapi import Depends, Query, Request
+from fastapi import Query, Request
 
 from ..errors import InvalidParameter
 from ..imaging.plan import StretchRequest
@@ -76,11 +76,8 @@ def parse_stretch(text: str | None) -> StretchRequest | None:
 Stretch = Annotated[str | None, Query(max_length=MAX_STRETCH, description=STRETCH_HELP)]
 
 
-async def _tiler(request: Request) -> Tiler:
-    # async: FastAPI runs a plain `def` dependency on a worker thread, a hand-off per
-    # request (measured: the warm Lambda handler 0.76–2.26 ms with it, 0.37–0.48 without).
+def tiler_of(request: Request) -> Tiler:
+    """The app's one Tiler (and through it, its Settings), made by create_app. Read from the
+    app rather than injected as a FastAPI dependency: FastAPI solves a dependency anew on
+    every request, a measurable share of a pass-through tile (docs/performance.md)."""
     return request.app.state.tiler
-
-
-# The app's one Tiler (and through it, its Settings): made by create_app, injected per request.
-TilerDep = Annotated[Tiler, Depends(_tiler)]

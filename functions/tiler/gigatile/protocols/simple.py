@@ -20,7 +20,7 @@ from ..imaging.geometry import TileGrid
 from ..imaging.thumbnail import Box, thumbnail_plan
 from ..observability import record_tile
 from ..service import tile_etag
-from .params import STRETCH_HELP, Format, ImageId, Page, Quality, TilerDep, TileSize, parse_stretch
+from .params import STRETCH_HELP, Format, ImageId, Page, Quality, TileSize, parse_stretch, tiler_of
 
 router = APIRouter(prefix="/api/v1/image", tags=["simple"])
 
@@ -36,7 +36,8 @@ Side = Annotated[int | None, Query(ge=1, le=65535, description="box side in pixe
 
 @router.get("/meta")
 @offload
-def meta(request: Request, tiler: TilerDep, image_id: ImageId, tile_size: TileSize = 256, page: Page = 0):
+def meta(request: Request, image_id: ImageId, tile_size: TileSize = 256, page: Page = 0):
+    tiler = tiler_of(request)
     settings = tiler.settings
     require_access(settings, request, image_id)
     version = tiler.version(image_id)
@@ -48,7 +49,6 @@ def meta(request: Request, tiler: TilerDep, image_id: ImageId, tile_size: TileSi
 @offload
 def tile(
     request: Request,
-    tiler: TilerDep,
     image_id: ImageId,
     level: Coordinate,
     x: Coordinate,
@@ -59,14 +59,13 @@ def tile(
     page: Page = 0,
     v: Version = None,
 ):
-    return _tile(request, tiler, image_id, level, x, y, tile_size, quality, format, page, v, None)
+    return _tile(request, image_id, level, x, y, tile_size, quality, format, page, v, None)
 
 
 @router.get("/tile/{stretch}")
 @offload
 def stretched_tile(
     request: Request,
-    tiler: TilerDep,
     stretch: StretchSegment,
     image_id: ImageId,
     level: Coordinate,
@@ -79,10 +78,11 @@ def stretched_tile(
     v: Version = None,
 ):
     """A tile with the display stretch the path names (non-8-bit data: bands and ranges)."""
-    return _tile(request, tiler, image_id, level, x, y, tile_size, quality, format, page, v, stretch)
+    return _tile(request, image_id, level, x, y, tile_size, quality, format, page, v, stretch)
 
 
-def _tile(request, tiler, image_id, level, x, y, tile_size, quality, format, page, v, stretch: str | None):
+def _tile(request, image_id, level, x, y, tile_size, quality, format, page, v, stretch: str | None):
+    tiler = tiler_of(request)
     settings = tiler.settings
     asked = parse_stretch(stretch)
     require_access(settings, request, image_id)
@@ -102,7 +102,6 @@ def _tile(request, tiler, image_id, level, x, y, tile_size, quality, format, pag
 @offload
 def thumbnail(
     request: Request,
-    tiler: TilerDep,
     image_id: ImageId,
     width: Side = None,
     height: Side = None,
@@ -112,6 +111,7 @@ def thumbnail(
     page: Page = 0,
     icc: Annotated[Literal["srgb", "keep"], Query(description="convert to sRGB, or keep the profile")] = "srgb",
 ):
+    tiler = tiler_of(request)
     settings = tiler.settings
     require_access(settings, request, image_id)
     fmt, negotiated = output_format(request, format)
@@ -131,12 +131,12 @@ def thumbnail(
 @offload
 def associated(
     request: Request,
-    tiler: TilerDep,
     image_id: ImageId,
     name: AssociatedName,
     format: Format = "jpeg",
     quality: Quality = None,
 ):
+    tiler = tiler_of(request)
     settings = tiler.settings
     require_access(settings, request, image_id)
     fmt, negotiated = output_format(request, format)
