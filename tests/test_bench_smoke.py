@@ -118,3 +118,35 @@ def test_s3_get_smoke():
     assert tiles["tiles"] == 10 and tiles["peak_rss_mib"] > 0
     # The first request opens the pyramid: its GETs, each [start ms, end ms, bytes asked].
     assert tiles["first_request_gets_ms_ms_bytes"][0][2] == 512 * 1024
+
+
+def test_formats_smoke(tmp_path):
+    """Reads per tile by format (#13), run small over four formats: every zoom asked and
+    counted, the criteria judged, the tables written. A MISS is a finding, not a failure here."""
+    out = subprocess.run(
+        [sys.executable, "-m", "infra.bench", "formats", "--smoke", "--cache", str(tmp_path / "cache")]
+        + ["--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    report = json.loads((tmp_path / "formats.json").read_text())
+    results = {r["format"]: r for r in report["results"]}
+    assert set(results) == {"pyramid-subifd", "cog-mask", "svs-j2k", "striped"}
+    for name, r in results.items():
+        assert r["meta_status"] == 200 and r["open_gets"] >= 1, (name, r)
+        assert 0 < r["peak_rss_mb"] < 2000 and r["read_limit_bytes"] == 4 * 2**20
+        assert r["zooms"][0]["downsample"] == 1 and r["zooms"][0]["stored"]
+        assert any(not z["stored"] for z in r["zooms"]), name  # one zoom the file does not store
+        for z in r["zooms"]:
+            assert z["tiles"] >= 1 and sum(z["answers"].values()) == z["tiles"], (name, z)
+        assert {"stored_ok", "budget_ok", "rss_ok"} <= set(r)
+    # Stored levels: the SVS's 1, 4 and 16; the libvips pyramid's halvings down to one tile.
+    assert [z["downsample"] for z in results["svs-j2k"]["zooms"] if z["stored"]] == [1, 4, 16]
+    assert [z["downsample"] for z in results["pyramid-subifd"]["zooms"] if z["stored"]] == [1, 2, 4, 8]
+    # A striped scan's full-resolution tiles are served from the strips they cover.
+    assert results["striped"]["zooms"][0]["answers"] == {"200": 2}
+    table = (tmp_path / "formats.md").read_text()
+    assert "| svs-j2k | Aperio SVS" in table and table.count("| striped |") == 2

@@ -26,6 +26,9 @@
                  request, CPU per new tile and peak RSS of a process serving tiles over S3
     dicom-series a DICOM WSI series over moto's S3 server: the open's GETs and bytes, and
                  GETs, bytes and pass-through of new tiles at every zoom
+    formats      every served format (SVS, COG, OME-TIFF, Philips, Leica, DICOM, flat and striped
+                 TIFF, JPEG …) at ≥ 10,000 px over S3: GETs and bytes per new tile at each zoom,
+                 the cold open, peak RSS, and #13's criteria PASS/MISS (docs/performance.md section)
     soak         many requests through the Lambda handler: RSS, caches, file descriptors
                  and threads after a warm-up and at the end
 
@@ -51,6 +54,7 @@ COMMANDS = {
     "tile-classes": ("infra.bench.tile_classes", "main"),
     "s3-get": ("infra.bench.s3_get", "main"),
     "dicom-series": ("infra.bench.dicom_series", "main"),
+    "formats": ("infra.bench.formats", "main"),
 }
 DEFAULT = "tiles"
 
