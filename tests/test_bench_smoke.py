@@ -149,4 +149,4 @@ def test_formats_smoke(tmp_path):
     # A striped scan's full-resolution tiles are served from the strips they cover.
     assert results["striped"]["zooms"][0]["answers"] == {"200": 2}
     table = (tmp_path / "formats.md").read_text()
-    assert "| svs-j2k | Aperio SVS" in table and table.count("| striped |") == 2
+    assert "| svs-j2k | Aperio SVS" in table and table.count("| striped |") == 3  # its file, then its two zooms

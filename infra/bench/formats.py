@@ -79,12 +79,13 @@ def fixed(*factors: int) -> Callable[[int, int], list[int]]:
 # -- writers: each the project's own writer of that format, over the same picture -------------
 
 
-def rgb(width: int, height: int, seed: int = 1):
+def rgb(width: int, height: int, seed: int = 1, grain: float = 6):
     """The picture as a (height, width, 3) uint8 array (the demo pattern, with grain so that
-    JPEG tiles weigh what photographs' do)."""
+    JPEG tiles weigh what photographs' do; without, for measured data: deflate then takes
+    seconds, not minutes, over 10⁸ pixels)."""
     import numpy as np
 
-    image = pattern(width, height, seed=seed, grain=6)
+    image = pattern(width, height, seed=seed, grain=grain)
     return np.ndarray(buffer=image.write_to_memory(), dtype=np.uint8, shape=(height, width, 3))
 
 
@@ -123,7 +124,7 @@ def write_cog_uint16(path: Path, w: int, h: int) -> Path:
 
     from tests.test_stretch import cog
 
-    bands = rgb(w, h).transpose(2, 0, 1).astype(np.uint16) * 40 + 300  # reflectance-like counts
+    bands = rgb(w, h, grain=0).transpose(2, 0, 1).astype(np.uint16) * 40 + 300  # reflectance-like counts
     nir = (bands.sum(axis=0) // 3).astype(np.uint16)
     return cog(path, np.concatenate([bands, nir[None]]))
 
@@ -133,7 +134,7 @@ def write_cog_float32(path: Path, w: int, h: int) -> Path:
 
     from tests.test_stretch import NODATA, cog
 
-    dem = rgb(w, h)[:, :, 0].astype(np.float32) * 3.5 + 120  # metres
+    dem = rgb(w, h, grain=0)[:, :, 0].astype(np.float32) * 3.5 + 120  # metres
     dem[h // 3 : h // 2, : w // 3] = NODATA  # the sea
     return cog(path, dem[None], nodata=NODATA, statistics=True)
 
@@ -143,7 +144,7 @@ def write_ome(path: Path, w: int, h: int) -> Path:
 
     from tests.test_ome import write_ome as tifffile_ome
 
-    channels = np.ascontiguousarray(rgb(w, h).transpose(2, 0, 1)).astype(np.uint16) * 64 + 1000
+    channels = np.ascontiguousarray(rgb(w, h, grain=0).transpose(2, 0, 1)).astype(np.uint16) * 64 + 1000
     return tifffile_ome(path, channels, (2, 4, 8), ["DAPI", "GFP", "Cy5"])
 
 
