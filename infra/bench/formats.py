@@ -434,6 +434,8 @@ def main(argv: list[str]) -> None:
     command = "python -m infra.bench formats" + (" --smoke" if args.smoke else "")
     if not args.smoke and (args.width, args.height, args.tiles) != (12_000, 10_000, 8):
         command += f" --width {args.width} --height {args.height} --tiles {args.tiles}"
+    if args.only and not args.smoke:
+        command += f" --only {args.only}"
     table = markdown(results, command)
     out.mkdir(parents=True, exist_ok=True)
     (out / "formats.md").write_text(table)
