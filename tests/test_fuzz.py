@@ -40,3 +40,13 @@ def test_the_245_band_level_stays_under_400_mb():
     command = [sys.executable, str(FUZZ / "fuzz_images.py"), "-rss_limit_mb=400", str(seed)]
     out = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "out-of-memory" not in out.stderr, out.stderr[-2000:]
+
+
+def test_a_lone_sample_marked_alpha_is_shown_as_grey():
+    """Found by the image fuzzer (an uncaught IndexError): a 1-sample float TIFF whose
+    ExtraSamples calls its only sample alpha left no band to show. A lone sample is the
+    picture: the file renders through the harness (all of its tiles and the thumbnail)."""
+    seed = FUZZ / "corpus" / "images" / "fuzz-lone-alpha-sample.tif"
+    command = [sys.executable, str(FUZZ / "fuzz_images.py"), str(seed)]
+    out = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]

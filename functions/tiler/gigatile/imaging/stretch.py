@@ -135,7 +135,9 @@ def _default(source) -> Defaults | None:
         bands: tuple[int, ...] = (0, 1, 2) if base.bands >= 3 else (0,)
         return Defaults(Stretch(base.format, bands, (fallback,) * len(bands), None, alpha, "type"), {}, fallback)
     metadata = gdal_metadata.read(source.tiff, source.tiff.ifd_for(dict(source.base_level.options)))
-    alpha = next((b for b in metadata.alpha_samples if b < base.bands), None)
+    # A lone sample is the picture even when ExtraSamples calls it alpha (found by the fuzzer:
+    # nothing was left to show).
+    alpha = next((b for b in metadata.alpha_samples if b < base.bands), None) if base.bands > 1 else None
     colour = [b for b in range(base.bands) if b != alpha]
     bands = tuple(colour[:3]) if len(colour) >= 3 else tuple(colour[:1])
     band_ranges = {b: r for b, m in metadata.bands.items() if (r := m.range) is not None}
