@@ -402,15 +402,7 @@ def main(argv: list[str]) -> None:
         if len(chosen) != len(names):
             raise SystemExit(f"unknown format among {names}; known: {[f.name for f in FORMATS]}")
     out = Path(args.out or ROOT / "build" / ("bench-smoke" if args.smoke else "bench"))
-    env = {
-        **os.environ,
-        **DUMMY_CREDENTIALS,
-        "PYTHONPATH": f"{ROOT / 'functions' / 'tiler'}:{ROOT}",
-        "MALLOC_ARENA_MAX": "2",  # as on Lambda (template.yaml)
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-    }
+    env = servers.gigatile_env(**DUMMY_CREDENTIALS)
     for key in ("GIGATILE_CONVERTER", "GIGATILE_CONVERT_ON_DEMAND"):
         env.pop(key, None)  # the defaults: no converter, so a zoom over the budget is 413
     os.environ.update({k: v for k, v in DUMMY_CREDENTIALS.items() if k not in os.environ})

@@ -352,15 +352,7 @@ def main(argv: list[str]) -> None:
 
     stored = vips().Image.new_from_file(str(image)).get("n-pages")
     lists = workloads(width, height, stored, args.tiles, args.seed)
-    env = {
-        **os.environ,
-        **DUMMY_CREDENTIALS,
-        "PYTHONPATH": f"{ROOT / 'functions' / 'tiler'}:{ROOT}",
-        "MALLOC_ARENA_MAX": "2",  # as on Lambda (template.yaml)
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-    }
+    env = servers.gigatile_env(**DUMMY_CREDENTIALS)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         contenders = {"gigatile": (servers.Gigatile(str(folder), env), image.name)}

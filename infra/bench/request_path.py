@@ -188,7 +188,7 @@ def main(argv: list[str]) -> None:
 
     from infra.bench.iipsrv import paths_for, workloads
     from infra.bench.report import replace_section
-    from infra.bench.servers import Gigatile
+    from infra.bench.servers import Gigatile, gigatile_env
     from infra.local_stack import make_pyramid
 
     width, height = (3000, 5000) if args.smoke else (30000, 50000)
@@ -205,15 +205,7 @@ def main(argv: list[str]) -> None:
     tiles = simple_tiles(width, height, args.tiles, args.seed)
     cores = sorted(os.sched_getaffinity(0))
     pins = (cores[-1], cores[0] if len(cores) > 1 else None)
-    env = {
-        **os.environ,
-        "PYTHONPATH": f"{ROOT / 'functions' / 'tiler'}:{ROOT}",
-        "GIGATILE_SOURCE": str(image.parent.resolve()),
-        "MALLOC_ARENA_MAX": "2",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-    }
+    env = gigatile_env(GIGATILE_SOURCE=str(image.parent.resolve()))
     modes = {"pass-through": {}, "re-encoding": {"GIGATILE_PASSTHROUGH": "false"}}
     uvicorn = [sys.executable, "-m", "uvicorn", "--factory", "gigatile.app:create_app", "--host", "127.0.0.1"]
     servers = {

@@ -24,6 +24,20 @@ LIGHTTPD = "lighttpd"
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def gigatile_env(**extra: str) -> dict[str, str]:
+    """The environment every benchmarked gigatile process runs with: this checkout's code,
+    glibc's arenas limited as on Lambda (template.yaml), Powertools quiet; then `extra`."""
+    return {
+        **os.environ,
+        "PYTHONPATH": f"{ROOT / 'functions' / 'tiler'}:{ROOT}",
+        "MALLOC_ARENA_MAX": "2",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+        **extra,
+    }
+
+
 def iipsrv_installed() -> bool:
     return IIPSRV.exists() and shutil.which(LIGHTTPD) is not None
 

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from infra.bench import report
+from infra.bench import report, servers
 from infra.bench.datasets import build
 from infra.bench.setups import BUCKET
 from infra.counting_proxy import CountingProxy
@@ -141,15 +141,7 @@ def main(argv: list[str] | None = None) -> None:
             for name, seq in sequences.items():
                 files[name] = workdir / f"{name}.json"
                 files[name].write_text(json.dumps(seq))
-            env = {
-                **os.environ,
-                "AWS_ENDPOINT_URL_S3": proxy.endpoint,
-                "GIGATILE_SOURCE": f"s3://{BUCKET}",
-                "MALLOC_ARENA_MAX": "2",
-                "POWERTOOLS_METRICS_DISABLED": "true",
-                "POWERTOOLS_TRACE_DISABLED": "true",
-                "POWERTOOLS_LOG_LEVEL": "WARNING",
-            }
+            env = servers.gigatile_env(AWS_ENDPOINT_URL_S3=proxy.endpoint, GIGATILE_SOURCE=f"s3://{BUCKET}")
             no_pass = {"GIGATILE_PASSTHROUGH": "0"}
             setups = [
                 # label, kind, key, sequence, extra env, repeat (warm pass)
