@@ -399,3 +399,60 @@ def test_a_plane_reads_only_its_own_channels_pages(configure, s3, files):
     # Measured: 5 GETs (293 KB): a tile per channel, plus the tile above for channels 2 and
     # 3 (the 500 px pages are read as one tall image whose tile rows straddle them).
     assert len(reads) <= 5, reads
+
+
+# -- Further images (series) ----------------------------------------------------------------
+
+
+def test_other_series_are_pages_after_the_planes_and_named_slide_images_are_associated(client, s3, tmp_path):
+    """Series as bfconvert writes a slide (the image, then its label and macro) and as a
+    stack of unrelated images: the first image's planes are pages 0…P-1, each further
+    image's pages follow, and a series named "label image" / "macro image" is an
+    associated image; each against tifffile's reading of that series."""
+    path = tmp_path / "series.ome.tif"
+    main = planes(3, 300, 400)
+    other = planes(1, 200, 260)[0] // 3
+    label = np.dstack([np.full((50, 120), v, np.uint8) for v in (10, 120, 240)])
+    macro = np.dstack([np.arange(90, dtype=np.uint8)[None, :].repeat(60, 0)] * 3)
+    options = {"tile": (256, 256), "compression": "zlib"}
+    with tifffile.TiffWriter(path, ome=True) as tif:
+        tif.write(main, subifds=1, metadata={"axes": "CYX"}, photometric="minisblack", **options)
+        tif.write(main[..., ::2, ::2], subfiletype=1, photometric="minisblack", **options)
+        tif.write(other, metadata={"Name": "second"}, photometric="minisblack", **options)
+        tif.write(label, metadata={"Name": "label image"}, photometric="rgb")
+        tif.write(macro, metadata={"Name": "macro image"}, photometric="rgb", **options)
+    with tifffile.TiffFile(path) as read:
+        assert [s.name for s in read.series] == ["Image0", "second", "label image", "macro image"]
+        series = [s.asarray() for s in read.series]
+    s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/ome/series.ome.tif")
+    first = meta(client, "series.ome.tif")
+    assert (first["pages"], first["bands"], first["channels"]) == (2, 3, ["", "", ""])
+    assert sorted(first["associated"]) == ["label", "macro"]
+    ranges = first["stretch"]["range"]
+    got = tile(client, "series.ome.tif", first["max_level"])
+    close(got, np.stack([stretched(series[0][c, :256, :256], *ranges[c]) for c in range(3)], axis=-1))
+    second = meta(client, "series.ome.tif", page=1)
+    assert (second["width"], second["height"], second["planes"], second["channels"]) == (260, 200, None, [])
+    got = tile(client, "series.ome.tif", second["max_level"], page=1)
+    close(got[..., 0], stretched(series[1][:, :256], *second["stretch"]["range"][0]))
+    for name, want in (("label", series[2]), ("macro", series[3])):
+        response = client.get(
+            f"/api/v1/image/associated/{name}", params={"path": "ome/series.ome.tif", "format": "png"}
+        )
+        assert response.status_code == 200, response.text
+        assert np.array_equal(pixels(response.content), want), name
+    response = client.get(META, params={"path": "ome/series.ome.tif", "page": 2})
+    assert response.status_code == 404 and "0…1" in response.json()["error"]["message"]
+
+
+def test_other_images_pages_are_read_from_their_tiff_data():
+    second = '<Image ID="Image:1" Name="macro image"><Pixels ID="Pixels:1" DimensionOrder="XYCZT" Type="uint8" '
+    second += 'SizeX="8" SizeY="8" SizeC="3" SizeZ="1" SizeT="1"><TiffData IFD="2" PlaneCount="1"/></Pixels></Image>'
+    unmapped = second.replace('<TiffData IFD="2" PlaneCount="1"/>', "").replace("Image:1", "Image:2")
+    found = parse(
+        ome_xml(channels=CHANNELS + '<TiffData IFD="0" PlaneCount="2"/>').replace(
+            "</OME>", second + unmapped + "</OME>"
+        )
+    )
+    assert found is not None and found.ifds() == (0, 1)
+    assert found.others == (("macro image", (2,)),)  # an image without TiffData: its pages unknown

@@ -304,6 +304,34 @@ def _ome_plane(tiff: TiffFile, images: tuple[int, ...], z: int, t: int) -> tuple
     return ome, pages
 
 
+def _plain_page(
+    tiff: TiffFile, layout: TiffLayout, index: int, pages: int, associated: tuple[Associated, ...]
+) -> Structure:
+    """IFD `index` as one of `pages` pages: its own image, its SubIFDs its levels."""
+    base = Level(1, _page_option(index), _mask(tiff, layout, index))
+    count = len(tiff.subifd_offsets(index))
+    more = SubIfdLevels(tiff, index, base.options, count) if count else None
+    return Structure(pages, (base,), associated, (), more)
+
+
+def _ome_series(xml: Ome, images: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[tuple[str, int], ...]]:
+    """The pages of an OME-TIFF's images after the first, in file order, and those of them
+    that are a slide's label, macro or thumbnail by their Name (bfconvert names a slide's
+    "label image", "macro image"), as (name, IFD). Every other page outside the first
+    image's planes is a page after its planes: a further series is reachable whatever it
+    holds (each of its planes a page, as any TIFF's)."""
+    if xml.size_c * xml.size_z * xml.size_t > len(images):  # the first image fills the file
+        return (), ()
+    named: dict[str, int] = {}
+    for name, ifds in xml.others:
+        word = ASSOCIATED_WORD.match(name)
+        if word and len(ifds) == 1 and ifds[0] in images:
+            key = word.group(1).lower()
+            named[key if key not in named else f"{key}{ifds[0]}"] = ifds[0]
+    taken = set(xml.ifds()) | set(named.values())
+    return tuple(i for i in images if i not in taken), tuple(named.items())
+
+
 def tiff_structure(tiff: TiffFile, page: int) -> Structure:
     layout = tiff_layout(tiff)
     associated = tuple(Associated(name, _page_option(index)) for name, index in layout.associated)
@@ -313,19 +341,21 @@ def tiff_structure(tiff: TiffFile, page: int) -> Structure:
 
     if layout.pyramid:
         return Structure(1, tuple(map(level, layout.downsamples, layout.images)), associated)
-    # An OME-TIFF whose first plane composes: its pages are its planes, page t × SizeZ + z.
+    # An OME-TIFF whose first plane composes: its pages are its planes, page t × SizeZ + z,
+    # then the pages of its other images (series).
     ome = _ome_plane(tiff, layout.images, 0, 0)
     if ome is None:
         pages = len(layout.images)
         if not 0 <= page < pages:
             return Structure(pages, (), associated)
-        index = layout.images[page]
-        base = Level(1, _page_option(index), _mask(tiff, layout, index))
-        count = len(tiff.subifd_offsets(index))
-        more = SubIfdLevels(tiff, index, base.options, count) if count else None
-        return Structure(pages, (base,), associated, (), more)
+        return _plain_page(tiff, layout, layout.images[page], pages, associated)
     xml = ome[0]
-    pages = xml.size_z * xml.size_t
+    extra, named = _ome_series(xml, layout.images)
+    associated += tuple(Associated(name, _page_option(index)) for name, index in named)
+    planes_count = xml.size_z * xml.size_t
+    pages = planes_count + len(extra)
+    if planes_count <= page < pages:
+        return _plain_page(tiff, layout, extra[page - planes_count], pages, associated)
     planes = Planes(xml.size_z, xml.size_t, page % xml.size_z, page // xml.size_z)
     channels = xml.channels if xml.size_c > 1 else ()
     found = _ome_plane(tiff, layout.images, planes.z, planes.t) if 0 <= page < pages else None

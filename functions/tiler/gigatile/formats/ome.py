@@ -1,6 +1,8 @@
 """What an OME-TIFF's OME-XML (the first page's ImageDescription) says about its first image:
 how many channels, Z planes and time points it has, which page holds each plane (the
-TiffData elements, else the DimensionOrder from page 0), and the channels' names.
+TiffData elements, else the DimensionOrder from page 0), and the channels' names; and of
+each further image (series: bfconvert writes a slide's label and macro after the main
+image), its Name and the pages its TiffData map it to.
 
 Bio-Formats 6+ and tifffile write one page per plane (a 3-channel image is 3 pages, each
 16-bit grey, with its reduced levels in SubIFDs), so the channels of one (z, t) are pages
@@ -14,7 +16,7 @@ use the metadata shows the pages as they are.
 from __future__ import annotations
 
 import xml.etree.ElementTree as ElementTree
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 MAX_XML = 1024 * 1024  # OME-XML of a plate with thousands of planes runs to a few hundred KiB
 MAX_CHANNELS = 4096
@@ -30,6 +32,8 @@ class Ome:
     channels: tuple[str, ...]  # one name per channel ("" where the file names none)
     # TiffData (IFD, first plane index, plane count) runs; () means the DimensionOrder from IFD 0.
     tiff_data: tuple[tuple[int, int, int], ...] = ()
+    # The images after the first, as (Name, the pages their TiffData map planes to).
+    others: tuple[tuple[str, tuple[int, ...]], ...] = ()
 
     def plane_index(self, z: int, c: int, t: int) -> int:
         """The position of (z, c, t) in the DimensionOrder (XYZCT: z + SizeZ × (c + SizeC × t))."""
@@ -56,6 +60,12 @@ class Ome:
         found = tuple(self.ifd(z, c, t) for c in range(self.size_c))
         return None if None in found else found  # type: ignore[return-value]
 
+    def ifds(self) -> tuple[int, ...]:
+        """Every page holding a plane of this image, ascending (an RGB plane's Channel of
+        SamplesPerPixel 3 stands for three of SizeC in one page: the others map to none)."""
+        found = (self.ifd(z, c, t) for z in range(self.size_z) for c in range(self.size_c) for t in range(self.size_t))
+        return tuple(sorted({ifd for ifd in found if ifd is not None}))
+
 
 def _local(tag: str) -> str:
     return tag.rsplit("}", 1)[-1]
@@ -66,8 +76,8 @@ def _positive(text: str | None) -> int | None:
 
 
 def parse(description: str) -> Ome | None:
-    """The first image's dimensions and channel names, or None when `description` is not
-    usable OME-XML."""
+    """The first image's dimensions and channel names, and the other images' pages, or None
+    when `description` is not usable OME-XML."""
     text = description.lstrip()
     if not text.startswith("<") or "<OME" not in text[:4096] or len(text) > MAX_XML or "<!DOCTYPE" in text:
         return None
@@ -77,7 +87,33 @@ def parse(description: str) -> Ome | None:
         return None
     if _local(root.tag) != "OME":
         return None
-    pixels = next((e for e in root.iter() if _local(e.tag) == "Pixels"), None)
+    images = [e for e in root if _local(e.tag) == "Image"]
+    found = [(image, _pixels(image)) for image in images]
+    if not found:  # Pixels not inside an Image: taken as the one image
+        pixels = next((e for e in root.iter() if _local(e.tag) == "Pixels"), None)
+        found = [(root, pixels)]
+    first = _image(found[0][1])
+    if first is None:
+        return None
+    others = []
+    planes = first.size_c * first.size_z * first.size_t
+    for image, pixels in found[1:]:
+        other = _image(pixels)
+        if other is None or not other.tiff_data:  # pages unknown: left where they are (plain pages)
+            continue
+        planes += other.size_c * other.size_z * other.size_t
+        if planes > MAX_PLANES:
+            break
+        others.append(((image.get("Name") or "")[:200], other.ifds()))
+    return replace(first, others=tuple(others))
+
+
+def _pixels(image: ElementTree.Element) -> ElementTree.Element | None:
+    return next((e for e in image if _local(e.tag) == "Pixels"), None)
+
+
+def _image(pixels: ElementTree.Element | None) -> Ome | None:
+    """One image's sizes, channel names and TiffData, or None where they are unusable."""
     if pixels is None:
         return None
     sizes = [_positive(pixels.get(name)) for name in ("SizeC", "SizeZ", "SizeT")]
