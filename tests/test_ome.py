@@ -202,12 +202,11 @@ def test_a_low_zoom_tile_reads_its_subifd_level_never_full_resolution(configure,
     s3.proxy.reset()
     tile(client, "three.ome.tif", found["max_level"] - 2, 1, 1)  # 1/4: the second SubIFD
     reads = _ranges(s3.proxy.gets(key))
-    # Measured: 9 = 4 blocks of the level's directories (libvips opens each channel's
-    # SubIFD on the level's first use; meta has already read their sizes) and 5 tiles: one
-    # per channel, plus, for channels after the first, the tile above it: libvips reads the
-    # channels as one tall image (`n=`) whose tile rows do not fall on page boundaries
-    # when the level's height (375) is not a multiple of the tile height.
-    assert 3 <= len(reads) <= 4 + 3 + 2, reads
+    # Measured: 7 = 4 blocks of the level's directories (libvips opens each channel's
+    # SubIFD on the level's first use; meta has already read their sizes) and 3 tiles, one
+    # per channel: each channel's page is opened on its own (read as one tall image, `n=`,
+    # channels 2 and 3 cost the tile above too: 9 GETs).
+    assert 3 <= len(reads) <= 4 + 3, reads
     with tifffile.TiffFile(files["three.ome.tif"]) as tif:
         full = [(o, o + n) for page in tif.pages for o, n in zip(page.dataoffsets, page.databytecounts, strict=True)]
     read_bytes = sum(end - start for start, end in reads)
@@ -396,9 +395,11 @@ def test_a_plane_reads_only_its_own_channels_pages(configure, s3, files):
     overlap = sum(max(0, min(e, oe) - max(s, os_)) for s, e in reads for os_, oe in others)
     assert overlap <= 2 * SMALL_READS["GIGATILE_BLOCK_SIZE"], (overlap, reads)  # block edges only
     assert any(s < me and ms < e for s, e in reads for ms, me in mine)
-    # Measured: 5 GETs (293 KB): a tile per channel, plus the tile above for channels 2 and
-    # 3 (the 500 px pages are read as one tall image whose tile rows straddle them).
-    assert len(reads) <= 5, reads
+    # Exactly one stored tile per channel, one GET each (169 KB). Read as one tall image
+    # (`n=`), the 500 px pages' tile rows straddle them: 5 GETs, 293 KB.
+    with tifffile.TiffFile(files["zct.ome.tif"]) as tif:
+        wanted = [(tif.pages[i].dataoffsets[4], tif.pages[i].databytecounts[4]) for i in (11, 14, 17)]
+    assert sorted(reads) == sorted((o, o + n) for o, n in wanted), reads
 
 
 # -- Further images (series) ----------------------------------------------------------------
@@ -456,3 +457,27 @@ def test_other_images_pages_are_read_from_their_tiff_data():
     )
     assert found is not None and found.ifds() == (0, 1)
     assert found.others == (("macro image", (2,)),)  # an image without TiffData: its pages unknown
+
+
+def test_the_open_reads_the_statistics_tiles_in_one_get_a_channel(configure, s3, tmp_path):
+    """The default ranges come from the coarsest level (here 1000 × 750: 12 stored tiles a
+    channel); its tiles are fetched merged, one GET per channel, not one GET a tile (36)."""
+    path = write_ome(tmp_path / "coarse.ome.tif", planes(3), (2,))
+    s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/ome/coarse.ome.tif")
+    client = configure(**SMALL_READS)
+    s3.proxy.reset()
+    found = meta(client, "coarse.ome.tif")
+    assert found["stretch"]["range_from"] == "percentiles"
+    reads = _ranges(s3.proxy.gets(f"{PREFIX}/ome/coarse.ome.tif"))
+    with tifffile.TiffFile(path) as tif:
+        levels = [page.pages[0] for page in tif.pages]
+        spans = [
+            (min(p.dataoffsets), max(o + n for o, n in zip(p.dataoffsets, p.databytecounts, strict=True)))
+            for p in levels
+        ]
+    # Each channel's coarsest tiles (the whole level: it is under 1024 px) in one GET …
+    assert set(spans) <= set(reads), (spans, reads)
+    # … and the other reads are the first 16 KiB and directories' 4 KiB blocks.
+    assert all(e - s <= 16384 for s, e in reads if (s, e) not in spans), reads
+    # Measured: 11 GETs in all; 44 when each stored tile was a GET.
+    assert len(reads) <= 11, reads

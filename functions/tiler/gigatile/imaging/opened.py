@@ -21,13 +21,25 @@ class Opened:
     source: RangeSource
     cost: int  # bytes this open image may come to hold (decoded pixels, tile cache)
     random_access: bool
-    # Each band as its own image where the bands are separate pages (an OME-TIFF's
-    # channels): showing some of them then reads only their pages' tiles (a band of the
-    # joined image would compute every band).
-    pages: tuple = ()
+    # The open images it joins, one a band (an OME-TIFF's channels, each page opened on
+    # its own): showing some of them then reads only their pages' tiles, and a tile of
+    # the joined image reads one stored tile per channel.
+    parts: tuple[Opened, ...] = ()
 
     def band(self, b: int):
-        return self.pages[b] if self.pages else self.image[b]
+        return self.parts[b].image if self.parts else self.image[b]
+
+    @property
+    def reads(self) -> tuple[Opened, ...]:
+        """The open images whose sources a computation of `image` reads."""
+        return self.parts or (self,)
+
+
+def joined(parts: list[Opened]) -> Opened:
+    """One-band open images side by side as the bands of one (kept open by their own keys:
+    joining them again is a few libvips calls, no read)."""
+    image = parts[0].image.bandjoin([p.image for p in parts[1:]]).copy(interpretation="multiband")
+    return Opened(image, parts[0].source, sum(p.cost for p in parts), parts[0].random_access, tuple(parts))
 
 
 def _libvips_message(exc: Exception) -> str:
@@ -61,12 +73,6 @@ def _cost(image, random_access: bool) -> int:
     return image.height * per_row
 
 
-def page_strips(image, pages: int) -> list:
-    """The `pages` pages libvips stacks top to bottom (`n=`), each on its own."""
-    height = image.height // pages
-    return [image.crop(0, i * height, image.width, height) for i in range(pages)]
-
-
 class OpenImages:
     """Open images by (store, key, version, load options), bounded by their estimated cost.
     One over the whole budget is still kept, alone, so that the next tile reuses it."""
@@ -93,13 +99,8 @@ class OpenImages:
             image = vips().Image.new_from_source(source.source, "", access="random", fail_on="error", **options)
         # libvips reads a tiled TIFF by tiles; anything else is decoded whole (formats.stored).
         random_access = image.get("vips-loader").startswith("tiffload") and "tile-width" in image.get_fields()
-        pages = int(options.get("n", 1))
-        strips: tuple = ()
-        if pages > 1:  # an OME-TIFF's channels, one page each, read as one tall image: side by side as bands
-            strips = tuple(page_strips(image, pages))
-            image = strips[0].bandjoin(list(strips[1:])).copy(interpretation="multiband")
         source.exact_reads = random_access
-        return Opened(image, source, _cost(image, random_access), random_access, strips)
+        return Opened(image, source, _cost(image, random_access), random_access)
 
     def forget(self, store: str, key: str) -> None:
         """Drop every open image of `key`, whatever its version (the object changed)."""
@@ -107,7 +108,8 @@ class OpenImages:
 
     def discard(self, opened: Opened) -> None:
         """Drop an image whose read failed: libvips may have marked it unusable."""
-        self._cache.discard(opened)
+        for each in opened.reads:
+            self._cache.discard(each)
 
     @property
     def size(self) -> int:
@@ -121,7 +123,7 @@ def run_guarded(opened: Opened | tuple[Opened, ...], cache: OpenImages, image, f
     """Run `fn`, a libvips call computing `image` from `opened` (an open image, or all those
     it reads: a level and its mask), within `deadline` (monotonic): map failures to their
     cause and drop the open images they may have spoilt."""
-    reads = (opened,) if isinstance(opened, Opened) else opened
+    reads = tuple(read for each in ((opened,) if isinstance(opened, Opened) else opened) for read in each.reads)
     for each in reads:
         each.source.start_render(deadline)
     try:

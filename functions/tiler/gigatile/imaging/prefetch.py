@@ -48,27 +48,48 @@ def tiles_in(ifd: Ifd, window: Box) -> tuple[range, range]:
 
 def tile_ranges(src: SourceImage, plan: Plan) -> list[tuple[int, int]]:
     """(offset, length) of each stored tile of the level `plan` is rendered from that the
-    render reads; [] when that is not known (not a tiled TIFF level, a mask to combine, a
-    region over the decode budget: the render refuses that itself), is one tile, or is
-    JPEG 2000 (imaging.jpeg2000 fetches the tiles it decodes itself)."""
+    render reads (of each shown channel's page, for an OME-TIFF); [] when that is not known
+    (not a tiled TIFF level, a mask to combine, a region over the decode budget: the render
+    refuses that itself), is one tile, or is JPEG 2000 (imaging.jpeg2000 fetches the tiles
+    it decodes itself)."""
     if src.tiff is None:
         return []
     level = src.level_at(plan.scale)
     if level.mask is not None:
         return []
     try:
-        ifd = src.tiff.ifd_for(dict(level.options))
-        if not ifd.tiled or ifd.compression in COMPRESSION_JPEG2000:
-            return []
-        tiles = src.tiff.tiled_level(ifd)
+        ifds = src.tiff.ifds_for(dict(level.options))
     except TiffError:
         return []
-    cols, rows = tiles_in(ifd, level_window(src, level, ifd, plan.scale, plan.box))
-    if len(cols) * len(rows) <= 1:
+    if len(ifds) > 1:  # an OME-TIFF's channels: the shown ones (by default the first three)
+        shown = plan.stretch.bands if plan.stretch is not None and plan.stretch.bands else range(3)
+        ifds = [ifds[b] for b in shown if b < len(ifds)]
+    if not ifds:  # bands the image has not: the render refuses them
         return []
-    if len(cols) * len(rows) * ifd.tile_width * ifd.tile_height > src.max_decode_pixels:
+    window = level_window(src, level, ifds[0], plan.scale, plan.box)
+    return window_ranges(src, ifds, window, at_least=2)
+
+
+def window_ranges(src: SourceImage, ifds: list[Ifd], window: Box, at_least: int = 1) -> list[tuple[int, int]]:
+    """(offset, length) of the stored tiles of each of `ifds` (a level, or its channels'
+    pages: alike in size and tiling) under `window` (x0, y0, x1, y1); [] when they are not
+    tiled or JPEG 2000, fewer than `at_least` a page, or over the decode budget."""
+    assert src.tiff is not None
+    first = ifds[0]
+    if not first.tiled or first.compression in COMPRESSION_JPEG2000:
         return []
-    found = (tiles.tile_range(col, row) for row in rows for col in cols)
+    cols, rows = tiles_in(first, window)
+    if len(cols) * len(rows) < at_least:
+        return []
+    if len(ifds) * len(cols) * len(rows) * first.tile_width * first.tile_height > src.max_decode_pixels:
+        return []
+    found = []
+    for ifd in ifds:
+        try:
+            tiles = src.tiff.tiled_level(ifd)
+        except TiffError:
+            return []
+        found += [tiles.tile_range(col, row) for row in rows for col in cols]
     return [where for where in found if where is not None and where[0] + where[1] <= src.tiff.size]
 
 

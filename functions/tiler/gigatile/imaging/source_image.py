@@ -18,7 +18,7 @@ from ..sources.joined import AnyReader, JoinedReader
 from ..sources.reader import ObjectReader, VersionReader
 from ..sources.vips_source import PatchedReader, patched_size
 from .dicom_series import open_series
-from .opened import Opened, OpenImages
+from .opened import Opened, OpenImages, joined
 
 
 class SourceImage:
@@ -135,11 +135,17 @@ class SourceImage:
     def open(self, options: tuple, patches: tuple = ()) -> Opened:
         loaded = dict(options)
         if "n" in loaded and self.tiff is not None:
-            # Pages `stride` apart (an OME-TIFF's channels) made the file's whole directory
-            # chain, so that libvips reads them as pages 0…n-1 (formats.tiff.chain_patches).
-            patches += self.tiff.chain_patches(self.tiff_pages(loaded))
-            loaded = {**loaded, "page": 0}
-            loaded.pop("stride", None)
+            # `n` pages `stride` apart (an OME-TIFF's channels): each opened on its own, as
+            # the file's whole directory chain (formats.tiff.chain_patches), so that libvips
+            # walks no other directory, and joined as bands. Read as one tall image (`n=`)
+            # instead, a channel's tile rows would straddle its stored tiles' (the page
+            # height is rarely a multiple of the tile height): 3 tiles read for one.
+            single = {k: v for k, v in loaded.items() if k in ("subifd",)} | {"page": 0}
+            parts = [
+                self.images.open(self.reader, self.version.etag, single, self.patches + self.tiff.chain_patches([page]))
+                for page in self.tiff_pages(loaded)
+            ]
+            return joined(parts)
         return self.images.open(self.reader, self.version.etag, loaded, self.patches + patches)
 
     def tiff_pages(self, options: dict) -> list[int]:

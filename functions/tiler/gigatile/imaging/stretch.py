@@ -37,6 +37,7 @@ from ..formats.tiff import TiffError
 from ..vips import vips
 from .opened import vips_errors
 from .plan import StretchRequest
+from .prefetch import window_ranges
 
 TYPE_RANGES = {
     "uchar": (0, 255),
@@ -184,11 +185,21 @@ def _statistics(source, bands: tuple[int, ...], nodata: float | None) -> tuple[f
     opened = source.open(level.options)
     width, height = min(opened.image.width, STATISTICS_SIDE), min(opened.image.height, STATISTICS_SIDE)
     left, top = (opened.image.width - width) // 2, (opened.image.height - height) // 2
+    if source.tiff is not None:  # the crop's stored tiles in a few merged GETs, not one GET each
+        try:
+            ifds = source.tiff.ifds_for(dict(level.options))
+        except TiffError:
+            ifds = []
+        ifds = [ifds[b] for b in bands if b < len(ifds)] if len(ifds) > 1 else ifds
+        window = (left, top, left + width, top + height)
+        ranges = window_ranges(source, ifds, window, at_least=2) if ifds else []
+        if ranges:
+            source.reader.prefetch(ranges, source.version)
     images = [opened.band(b).crop(left, top, width, height) for b in bands]
     # All bands as one: the bands side by side (one range for all keeps RGB's balance).
     values = vips().Image.arrayjoin(images, across=len(images)) if len(images) > 1 else images[0]
     valid = _valid([values], nodata)
-    with vips_errors(opened.source):
+    with vips_errors(*(each.source for each in opened.reads)):
         if valid is None:
             low, high = values.min(), values.max()
         else:  # invalid pixels pushed past the other end, so that min and max skip them
