@@ -9,7 +9,8 @@ images: the frames of a GIF or animated WebP, the pages of a TIFF whose pages ar
 levels of one pyramid (a scanned document, a stack of unrelated images). An OME-TIFF's
 one grey page per plane is not: its pages are its Z planes and time points (page
 t × SizeZ + z), each one image whose bands are the pages of that plane's channels
-(wherever the OME-XML puts them), read together (libvips `n=`).
+(wherever the OME-XML puts them), described as `n` pages `stride` apart and opened one
+page at a time (imaging.source_image).
 
 Neither are the other images a TIFF may hold: GDAL's internal transparency masks (one per
 level, each belonging to the level of its size) and a slide's associated images (label,
@@ -42,8 +43,8 @@ Patches = tuple[tuple[int, bytes], ...]
 ASSOCIATED_WORD = re.compile(r"^\s*(label|macro|thumbnail)\b", re.IGNORECASE)
 
 
-# An OME-TIFF's channels read as the bands of one image (libvips reads each channel's
-# directory on open): beyond these, channels are listed but cannot be shown.
+# An OME-TIFF's channels read as the bands of one image (libvips opens each channel's
+# page on its own): beyond these, channels are listed but cannot be shown.
 COMPOSED_CHANNELS = 32
 
 
@@ -283,8 +284,8 @@ class Planes:
 def _ome_plane(tiff: TiffFile, images: tuple[int, ...], z: int, t: int) -> tuple[Ome, tuple[int, ...]] | None:
     """The OME-XML and the pages of the channels of plane (z, t), when they can be read as
     one image: grey pages of one size and tiling, in ascending order at a constant stride
-    (the DimensionOrder's; libvips reads them as one image with `n=` once the reader chains
-    them, formats.tiff.chain_patches). None when the file is not such an OME-TIFF, or
+    (the DimensionOrder's: the level's options say `page`, `n`, `stride`; each page is
+    opened on its own and joined as bands, imaging.source_image). None when the file is not such an OME-TIFF, or
     (z, t) is outside it."""
     ome = parse_ome(tiff.description(tiff.pages[0], OME_MAX_XML))
     if ome is None or not (0 <= z < ome.size_z and 0 <= t < ome.size_t):

@@ -172,8 +172,8 @@ class TiffFile:
     def chain_patches(self, pages: list[int]) -> tuple[tuple[int, bytes], ...]:
         """(offset, bytes) that, written over the file, make `pages` (ascending) its whole
         chain of directories, in that order: the header points to the first, each to the
-        next, the last to none. libvips then reads them as pages 0…n-1 with `n=` (and walks
-        no other directory to reach them)."""
+        next, the last to none. libvips then reads them as pages 0…n-1 (and walks no other
+        directory to reach them): an OME-TIFF's channel page, alone."""
         pointer = "Q" if self.big else "I"
         patches = [(8 if self.big else 4, struct.pack(self.order + pointer, self.pages[pages[0]].offset))]
         for page, following in zip(pages, [*pages[1:], None], strict=True):
