@@ -67,7 +67,9 @@ def tile_ranges(src: SourceImage, plan: Plan) -> list[tuple[int, int]]:
     if not ifds:  # bands the image has not: the render refuses them
         return []
     window = level_window(src, level, ifds[0], plan.scale, plan.box)
-    return window_ranges(src, ifds, window, at_least=2)
+    # One tile alone is libvips' own read; one tile of each of several channels, fetched
+    # in parallel, costs the same GETs and one round trip instead of one per channel.
+    return window_ranges(src, ifds, window, at_least=2 if len(ifds) == 1 else 1)
 
 
 def window_ranges(src: SourceImage, ifds: list[Ifd], window: Box, at_least: int = 1) -> list[tuple[int, int]]:
