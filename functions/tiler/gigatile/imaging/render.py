@@ -45,8 +45,8 @@ def view_at(
     A grid rounds level sizes up (ceil(30000 / 32) = 938) where the content ends at 937.5:
     the missing part of the last column or row repeats its edge.
     """
-    j2k = _jpeg2000_level(source, scale)
     level, opened, downsample = source.level_for(scale)
+    j2k = jpeg2000.level_ifd(source, level)  # refused by render() first if undecodable here
     reads: tuple[Opened, ...] = (opened,)
     image = opened.image  # libvips reads this level's header, and its pixels unless JPEG 2000
     band: Callable[[int], Any] | None = opened.band  # band b on its own (an OME-TIFF's channel: its page)
