@@ -36,6 +36,20 @@ class Record:
     bytes: int
     if_match: str | None = None
     etag: str | None = None
+    began: float = 0.0  # time.monotonic() when the request arrived, and when its reply was sent
+    ended: float = 0.0
+
+
+def sequential_rounds(records: list[Record]) -> int:
+    """The longest chain of requests each sent after the one before it was answered: the
+    round trips a client waited for one after another (requests in flight together, a
+    parallel prefetch, count once)."""
+    chain: dict[int, int] = {}  # request index → longest chain ending with it
+    ordered = sorted(records, key=lambda r: r.began)
+    for i, record in enumerate(ordered):
+        before = [chain[j] for j in range(i) if ordered[j].ended <= record.began]
+        chain[i] = 1 + max(before, default=0)
+    return max(chain.values(), default=0)
 
 
 class CountingProxy:
@@ -58,6 +72,8 @@ class CountingProxy:
                 pass
 
             def _record(self, status: int, size: int, etag: str | None = None):
+                # Taken before the reply is written: the client has it a moment later.
+                ended = time.monotonic()
                 with lock:
                     proxy.records.append(
                         Record(
@@ -68,6 +84,8 @@ class CountingProxy:
                             size,
                             self.headers.get("If-Match"),
                             etag,
+                            self.began,
+                            ended,
                         )
                     )
 
@@ -100,6 +118,7 @@ class CountingProxy:
                 self.wfile.write(body)
 
             def _forward(self):
+                self.began = time.monotonic()
                 if self.path.startswith("/__proxy/"):
                     return self._control()
                 length = int(self.headers.get("Content-Length") or 0)

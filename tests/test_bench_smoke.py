@@ -150,3 +150,29 @@ def test_formats_smoke(tmp_path):
     assert results["striped"]["zooms"][0]["answers"] == {"200": 2}
     table = (tmp_path / "formats.md").read_text()
     assert "| svs-j2k | Aperio SVS" in table and table.count("| striped |") == 3  # its file, then its two zooms
+
+
+def test_sequential_rounds_counts_waits_not_requests():
+    from infra.counting_proxy import Record, sequential_rounds
+
+    def get(began: float, ended: float) -> Record:
+        return Record("GET", "/b/k", "bytes=0-1", 206, 2, began=began, ended=ended)
+
+    assert sequential_rounds([]) == 0
+    # Two in flight together count once; one sent after both were answered waits again.
+    assert sequential_rounds([get(0, 1), get(1.5, 2), get(1.6, 2.5), get(3, 4)]) == 3
+    assert sequential_rounds([get(0, 5), get(1, 2), get(3, 4)]) == 2
+
+
+def test_tile_costs_smoke(tmp_path):
+    """The cold open and the first request of a small page pyramid through the counting
+    proxy, with their GETs and the round trips they waited for one after another."""
+    command = [sys.executable, "-m", "infra.bench", "tile-costs", "--layout", "pages", "--width", "3000"]
+    command += ["--height", "2000", "--tiles", "30", "--delay-ms", "5", "--cache", str(tmp_path)]
+    out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = {line.split(":")[0]: line for line in out.stdout.splitlines() if "sequential round trips" in line}
+    assert set(lines) == {"cold open (meta)", "first request, a tile"}, out.stdout
+    for line in lines.values():
+        gets, rounds = (int(w) for w in line.split(": ")[1].split()[0:4:3])
+        assert 1 <= rounds <= gets, line
