@@ -33,6 +33,7 @@ DIRECTORY_READ = 1024  # an exact directory read: a 2-byte count and up to 85 ta
 MAX_DESCRIPTION = 64 * 1024  # longer ImageDescriptions are not read unless asked (OME-XML)
 (NEW_SUBFILE_TYPE, WIDTH, HEIGHT, COMPRESSION, PHOTOMETRIC, DESCRIPTION) = (254, 256, 257, 259, 262, 270)
 SAMPLES = 277
+STRIP_OFFSETS, STRIP_BYTE_COUNTS = 273, 279
 TILE_WIDTH, TILE_HEIGHT, TILE_OFFSETS, TILE_BYTE_COUNTS, SUBIFDS, JPEG_TABLES = 322, 323, 324, 325, 330, 347
 TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 6: 1, 7: 1, 8: 2, 9: 4, 13: 4, 16: 8, 17: 8, 18: 8}
 TYPE_CODES = {1: "B", 2: "B", 3: "H", 4: "I", 6: "b", 7: "B", 8: "h", 9: "i", 13: "I", 16: "Q", 17: "q", 18: "Q"}
@@ -68,6 +69,39 @@ def directory_windows(head: bytes, size: int, loaded: int) -> list[tuple[int, in
 
 class TiffError(Exception):
     """Not a TIFF, or a structure outside what this parser accepts."""
+
+
+class NotRead(Exception):
+    """Bytes that a reader of only what was fetched so far does not hold (open_reads)."""
+
+    def __init__(self, offset: int):
+        super().__init__(offset)
+        self.offset = offset
+
+
+def open_reads(reader: ByteReader, size: int) -> list[tuple[int, int]]:
+    """(offset, length) ranges an open must still fetch to walk the IFD chain, found from
+    `reader`, which holds only what was fetched so far and raises NotRead for the rest: the
+    window of the first directory not at hand and, from the first directory, its first
+    tile (or strip) when it is JPEG-coded YCbCr (libtiff's JPEG codec reads that tile with
+    the directory, to learn the chroma subsampling). The caller fetches them together, in
+    parallel, and asks again: one round trip per directory not yet at hand, the first
+    tile's read riding along, instead of one for each in turn. [] once all is at hand."""
+    wanted = []
+    try:
+        tiff = TiffFile(reader, size, walk=False)
+        first = tiff.ifd(tiff.first)
+        tags = (TILE_OFFSETS, TILE_BYTE_COUNTS) if first.tiled else (STRIP_OFFSETS, STRIP_BYTE_COUNTS)
+        if (
+            first.compression == COMPRESSION_JPEG
+            and first.photometric == PHOTOMETRIC_YCBCR
+            and all(tag in first.entries for tag in tags)
+        ):
+            wanted.append((tiff.first_value(first.entries[tags[0]]), tiff.first_value(first.entries[tags[1]])))
+        tiff.chain(tiff.first)
+    except NotRead as unread:
+        wanted.append((unread.offset, DIRECTORY_WINDOW))
+    return wanted
 
 
 class ByteReader(Protocol):
@@ -132,7 +166,8 @@ class TiledLevel:
 class TiffFile:
     """The IFDs of one TIFF version, read through `reader` (an ObjectReader) of `size` bytes."""
 
-    def __init__(self, reader: ByteReader, size: int):
+    def __init__(self, reader: ByteReader, size: int, walk: bool = True):
+        """`walk`: read the chain of pages (otherwise only the header: `first` is known)."""
         self.reader = reader
         self.size = size
         head = self._bytes(0, 16) if size >= 16 else b""
@@ -147,8 +182,9 @@ class TiffFile:
             self.big, first = True, struct.unpack(order + "Q", head[8:16])[0]
         else:
             raise TiffError("not a TIFF")
-        self.pages = [self.ifd(offset) for offset in self._chain(first)]
-        if not self.pages:
+        self.first = first  # the first IFD's offset
+        self.pages = [self.ifd(offset) for offset in self.chain(first)] if walk else []
+        if walk and not self.pages:
             raise TiffError("no image directory")
         self._levels: dict[int, TiledLevel] = {}
 
@@ -272,7 +308,16 @@ class TiffFile:
             return entry.field[:size]
         return self._bytes(struct.unpack(self.order + ("Q" if self.big else "I"), entry.field)[0], size)
 
-    def _chain(self, offset: int) -> list[int]:
+    def first_value(self, entry: Entry) -> int:
+        """A tag's first value, without reading the rest (a tile offset array's first)."""
+        size = TYPE_SIZES[entry.kind]
+        if size * entry.count <= (8 if self.big else 4):
+            return self.values(entry)[0]
+        pointer = struct.unpack(self.order + ("Q" if self.big else "I"), entry.field)[0]
+        return struct.unpack(self.order + TYPE_CODES[entry.kind], self._bytes(pointer, size))[0]
+
+    def chain(self, offset: int) -> list[int]:
+        """The offsets of the IFDs chained from `offset` (the pages)."""
         offsets: list[int] = []
         seen: set[int] = set()
         while offset and offset not in seen:

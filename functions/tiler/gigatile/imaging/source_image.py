@@ -13,12 +13,43 @@ import threading
 from ..errors import PageNotFound, TooLarge, UnsupportedImage
 from ..formats import dicom, stored, vendors
 from ..formats.levels import Associated, Level, Mask, is_tiled_pyramid, structure
-from ..formats.tiff import TiffError, TiffFile, directory_windows
+from ..formats.tiff import MAX_IFDS, NotRead, TiffError, TiffFile, directory_windows, open_reads
+from ..sources.base import ObjectVersion
 from ..sources.joined import AnyReader, JoinedReader
 from ..sources.reader import ObjectReader, VersionReader
 from ..sources.vips_source import PatchedReader, patched_size
 from .dicom_series import open_series
 from .opened import Opened, OpenImages, joined
+
+
+class _Fetched:
+    """One version's bytes fetched so far, as formats.tiff reads them (NotRead for others)."""
+
+    def __init__(self, reader: ObjectReader, version: ObjectVersion):
+        self.reader = reader
+        self.version = version
+
+    def read(self, offset: int, length: int, exact: bool = False) -> bytes:
+        data = self.reader.fetched(offset, length, self.version)
+        if data is None:
+            raise NotRead(offset)
+        return data
+
+
+def _fetch_chain(reader: ObjectReader, version: ObjectVersion) -> None:
+    """Fetch the directories libvips walks at open (a page pyramid's IFDs, each behind its
+    level's data) before it walks them: each round fetches the next directory not at hand
+    and anything else already known to be read (page 0's first tile), in parallel. Stops
+    when nothing new is fetched (all at hand, or the read budget keeps it for the reads);
+    a structure this parser refuses is left to libvips and the parse after it to report."""
+    fetched = _Fetched(reader, version)
+    for _ in range(MAX_IFDS):
+        try:
+            wanted = open_reads(fetched, version.size)
+        except TiffError:
+            return
+        if not wanted or not reader.prefetch(wanted, version, blocks=True):
+            return
 
 
 class SourceImage:
@@ -50,6 +81,7 @@ class SourceImage:
         windows = directory_windows(head, self.version.size, reader.open_bytes)
         if windows:
             reader.prefetch(windows, self.version, blocks=True)
+            _fetch_chain(reader, self.version)
         self.max_decode_pixels = max_decode_pixels
         self.tiff: TiffFile | None = None
         first = self.open(()).image

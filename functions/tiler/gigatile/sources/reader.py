@@ -169,6 +169,19 @@ class ObjectReader:
                 future.result()  # the first failure (S3, budget, changed object) is the caller's
         return len(groups)
 
+    def fetched(self, offset: int, length: int, version: ObjectVersion) -> bytes | None:
+        """Bytes at offset of `version` if its blocks are all cached, else None: never a GET
+        (what a walk through directories can parse before it decides what to fetch)."""
+        end = min(offset + length, version.size)
+        if offset >= end:
+            return b""
+        bs = self.block_size
+        first, last = offset // bs, (end - 1) // bs
+        blocks = [self.cache.get(self._block_key(version, i)) for i in range(first, last + 1)]
+        if any(b is None for b in blocks):
+            return None
+        return b"".join(b for b in blocks if b is not None)[offset - first * bs : end - first * bs]
+
     def _cached(self, version: ObjectVersion, offset: int, end: int) -> bool:
         """Whether reading offset..end needs no GET: kept as a span, or inside cached blocks."""
         if self.cache.get(self._span_key(version, offset, end)) is not None:
