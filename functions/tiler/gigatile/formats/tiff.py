@@ -314,7 +314,8 @@ class TiffFile:
         if size * entry.count <= (8 if self.big else 4):
             return self.values(entry)[0]
         pointer = struct.unpack(self.order + ("Q" if self.big else "I"), entry.field)[0]
-        return struct.unpack(self.order + TYPE_CODES[entry.kind], self._bytes(pointer, size))[0]
+        value: int = struct.unpack(self.order + TYPE_CODES[entry.kind], self._bytes(pointer, size))[0]
+        return value
 
     def chain(self, offset: int) -> list[int]:
         """The offsets of the IFDs chained from `offset` (the pages)."""

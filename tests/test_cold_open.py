@@ -1,0 +1,63 @@
+"""The walk of a page pyramid's directories at open (formats.tiff.open_reads): what it asks
+to fetch, round by round, checked against tifffile's reading of the same file."""
+
+from __future__ import annotations
+
+import pytest
+import tifffile
+
+from gigatile.formats import tiff
+from infra.local_stack import make_pyramid
+
+
+class Fetched:
+    """A file's bytes, of which only the ranges fetched so far can be read."""
+
+    def __init__(self, data: bytes, ranges: list[tuple[int, int]]):
+        self.data = data
+        self.ranges = ranges
+
+    def read(self, offset: int, length: int, exact: bool = False) -> bytes:
+        end = min(offset + length, len(self.data))
+        if not any(start <= offset and end <= start + n for start, n in self.ranges):
+            raise tiff.NotRead(offset)
+        return self.data[offset:end]
+
+
+@pytest.fixture(scope="module")
+def pyramid(tmp_path_factory):
+    # Q 85: JPEG tiles in YCbCr with subsampled chroma, as the bench pyramid's.
+    return make_pyramid(tmp_path_factory.mktemp("walk") / "pages.tif", 2000, 3000, subifd=False, quality=85, grain=6)
+
+
+def test_open_reads_fetches_each_directory_once_and_page_0s_first_tile_with_the_first(pyramid, monkeypatch):
+    # A window that holds one directory, not the next: every directory is a round of its own.
+    monkeypatch.setattr(tiff, "DIRECTORY_WINDOW", 2048)
+    data = pyramid.read_bytes()
+    with tifffile.TiffFile(pyramid) as oracle:
+        offsets = [page.offset for page in oracle.pages]
+        first_tile = (oracle.pages[0].dataoffsets[0], oracle.pages[0].databytecounts[0])
+        assert oracle.pages[0].photometric == tifffile.PHOTOMETRIC.YCBCR
+    assert len(offsets) > 3
+    fetched = Fetched(data, [(0, 16)])
+    rounds = []
+    while wanted := [r for r in tiff.open_reads(fetched, len(data)) if r not in fetched.ranges]:
+        rounds.append(wanted)
+        fetched.ranges += wanted
+        assert len(rounds) <= len(offsets) + 1
+    window = tiff.DIRECTORY_WINDOW
+    # First the first directory; then, with each next one, page 0's first tile (libtiff's
+    # JPEG codec reads it with the directory), fetched once and never again.
+    assert rounds[0] == [(offsets[0], window)]
+    assert rounds[1] == [first_tile, (offsets[1], window)]
+    assert rounds[2:] == [[(offset, window)] for offset in offsets[2:]]
+    # Everything at hand: the walk asks only for what it has.
+    assert tiff.open_reads(fetched, len(data)) == [first_tile]
+
+
+def test_open_reads_of_a_file_whose_directories_are_at_hand_is_only_the_first_tile(pyramid):
+    data = pyramid.read_bytes()
+    whole = Fetched(data, [(0, len(data))])
+    with tifffile.TiffFile(pyramid) as oracle:
+        first_tile = (oracle.pages[0].dataoffsets[0], oracle.pages[0].databytecounts[0])
+    assert tiff.open_reads(whole, len(data)) == [first_tile]
