@@ -79,15 +79,18 @@ class NotRead(Exception):
         self.offset = offset
 
 
-def open_reads(reader: ByteReader, size: int) -> list[tuple[int, int]]:
+def open_reads(reader: ByteReader, size: int, tail: tuple[int, int] | None = None) -> list[tuple[int, int]]:
     """(offset, length) ranges an open must still fetch to walk the IFD chain, found from
     `reader`, which holds only what was fetched so far and raises NotRead for the rest: the
-    window of the first directory not at hand and, from the first directory, its first
-    tile (or strip) when it is JPEG-coded YCbCr (libtiff's JPEG codec reads that tile with
-    the directory, to learn the chroma subsampling). The caller fetches them together, in
-    parallel, and asks again: one round trip per directory not yet at hand, the first
-    tile's read riding along, instead of one for each in turn. [] once all is at hand."""
+    window of the first directory not at hand; from the first directory, its first tile (or
+    strip) when it is JPEG-coded YCbCr (libtiff's JPEG codec reads that tile with the
+    directory, to learn the chroma subsampling); and, from the directories in the fetched
+    `tail` (offset, length) that the chain has not reached yet, a guess at where the one
+    before them lies (directory_before). The caller fetches them together, in parallel,
+    and asks again, until [] or only what it holds. A file whose chain is at hand gives at
+    most the first tile."""
     wanted = []
+    walked: list[int] = []
     try:
         tiff = TiffFile(reader, size, walk=False)
         first = tiff.ifd(tiff.first)
@@ -98,10 +101,49 @@ def open_reads(reader: ByteReader, size: int) -> list[tuple[int, int]]:
             and all(tag in first.entries for tag in tags)
         ):
             wanted.append((tiff.first_value(first.entries[tags[0]]), tiff.first_value(first.entries[tags[1]])))
-        tiff.chain(tiff.first)
+        tiff.chain(tiff.first, walked)
     except NotRead as unread:
         wanted.append((unread.offset, DIRECTORY_WINDOW))
+        guess = directory_before(tiff, tail, set(walked)) if tail and walked else None
+        if guess:
+            wanted.append(guess)
     return wanted
+
+
+def directory_before(tiff: TiffFile, tail: tuple[int, int], walked: set[int]) -> tuple[int, int] | None:
+    """A window likely to hold the directory just before the finest level whose directory
+    lies in `tail` (fetched) but which the chain has not reached (`walked`): libvips writes
+    each level's data right after the directory before it, so that directory ends where
+    the level's first tile begins. The chain can only be walked in order; this guess lets
+    a directory beyond the next be fetched in the same round. Directories in the tail are
+    found by their ImageWidth entry (first, or after NewSubfileType), each candidate kept
+    only if it parses as a tiled directory, tags ascending, whose data lies before it; a
+    wrong guess costs one GET in parallel, never a wrong read."""
+    start, length = tail
+    data = tiff.reader.read(start, length)
+    count_size, entry_size = (8, 20) if tiff.big else (2, 12)
+    levels = []
+    for kind in (3, 4):  # SHORT or LONG
+        entry = struct.pack(tiff.order + "HH" + ("Q" if tiff.big else "I"), WIDTH, kind, 1)
+        at = data.find(entry)
+        while at >= 0:
+            for before in (0, 1):
+                offset = start + at - count_size - before * entry_size
+                try:
+                    ifd = tiff.ifd(offset)
+                    tags = list(ifd.entries)
+                    if offset in walked or not ifd.tiled or tags != sorted(tags) or tags[before] != WIDTH:
+                        continue
+                    level_start = tiff.first_value(ifd.entries[TILE_OFFSETS])
+                except (TiffError, NotRead, KeyError, IndexError, struct.error):
+                    continue
+                if level_start < offset:
+                    levels.append((ifd.width, level_start))
+            at = data.find(entry, at + 1)
+    if not levels:
+        return None
+    _, level_start = max(levels)
+    return max(0, level_start - DIRECTORY_WINDOW), min(DIRECTORY_WINDOW, level_start)
 
 
 class ByteReader(Protocol):
@@ -317,9 +359,10 @@ class TiffFile:
         value: int = struct.unpack(self.order + TYPE_CODES[entry.kind], self._bytes(pointer, size))[0]
         return value
 
-    def chain(self, offset: int) -> list[int]:
-        """The offsets of the IFDs chained from `offset` (the pages)."""
-        offsets: list[int] = []
+    def chain(self, offset: int, offsets: list[int] | None = None) -> list[int]:
+        """The offsets of the IFDs chained from `offset` (the pages), appended to `offsets`
+        as they are read (what was walked when a read fails)."""
+        offsets = [] if offsets is None else offsets
         seen: set[int] = set()
         while offset and offset not in seen:
             if len(offsets) >= MAX_IFDS:

@@ -36,16 +36,17 @@ class _Fetched:
         return data
 
 
-def _fetch_chain(reader: ObjectReader, version: ObjectVersion) -> None:
+def _fetch_chain(reader: ObjectReader, version: ObjectVersion, tail: tuple[int, int]) -> None:
     """Fetch the directories libvips walks at open (a page pyramid's IFDs, each behind its
     level's data) before it walks them: each round fetches the next directory not at hand
-    and anything else already known to be read (page 0's first tile), in parallel. Stops
+    and anything else already known to be read (page 0's first tile), or guessed from the
+    `tail` window (formats.tiff.directory_before), in parallel. Stops
     when nothing new is fetched (all at hand, or the read budget keeps it for the reads);
     a structure this parser refuses is left to libvips and the parse after it to report."""
     fetched = _Fetched(reader, version)
     for _ in range(MAX_IFDS):
         try:
-            wanted = open_reads(fetched, version.size)
+            wanted = open_reads(fetched, version.size, tail)
         except TiffError:
             return
         if not wanted or not reader.prefetch(wanted, version, blocks=True):
@@ -81,7 +82,7 @@ class SourceImage:
         windows = directory_windows(head, self.version.size, reader.open_bytes)
         if windows:
             reader.prefetch(windows, self.version, blocks=True)
-            _fetch_chain(reader, self.version)
+            _fetch_chain(reader, self.version, windows[-1])
         self.max_decode_pixels = max_decode_pixels
         self.tiff: TiffFile | None = None
         first = self.open(()).image
