@@ -61,3 +61,28 @@ def test_open_reads_of_a_file_whose_directories_are_at_hand_is_only_the_first_ti
     with tifffile.TiffFile(pyramid) as oracle:
         first_tile = (oracle.pages[0].dataoffsets[0], oracle.pages[0].databytecounts[0])
     assert tiff.open_reads(whole, len(data)) == [first_tile]
+
+
+def test_a_directory_beyond_the_next_is_guessed_from_the_level_after_it_in_the_tail(pyramid, monkeypatch):
+    monkeypatch.setattr(tiff, "DIRECTORY_WINDOW", 2048)
+    window = tiff.DIRECTORY_WINDOW
+    data = pyramid.read_bytes()
+    with tifffile.TiffFile(pyramid) as oracle:
+        offsets = [page.offset for page in oracle.pages]
+        first_tile = (oracle.pages[0].dataoffsets[0], oracle.pages[0].databytecounts[0])
+        level_3 = oracle.pages[3].dataoffsets[0]
+    # At hand: the header, the first directory and a tail that holds the directories from
+    # page 3's on, not page 1's or page 2's.
+    tail = (offsets[2] + window, len(data) - offsets[2] - window)
+    assert offsets[1] < offsets[2] < tail[0] < offsets[3]
+    fetched = Fetched(data, [(0, 16), (offsets[0], window), tail])
+    wanted = tiff.open_reads(fetched, len(data), tail)
+    # Page 1's directory (from page 0's) and, guessed, the window that ends where page 3's
+    # level begins: page 2's directory, which libvips wrote right before it.
+    assert wanted == [first_tile, (offsets[1], window), (level_3 - window, window)]
+    assert level_3 - window <= offsets[2] < level_3
+    fetched.ranges += wanted
+    assert tiff.open_reads(fetched, len(data), tail) == [first_tile]
+    # Without the tail, the walk finds page 2's directory a round later.
+    fetched = Fetched(data, [(0, 16), (offsets[0], window), tail])
+    assert tiff.open_reads(fetched, len(data)) == [first_tile, (offsets[1], window)]
