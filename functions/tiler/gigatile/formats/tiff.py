@@ -42,6 +42,7 @@ TYPE_CODES = {1: "B", 2: "B", 3: "H", 4: "I", 6: "b", 7: "B", 8: "h", 9: "i", 13
 # Where to look for directories at open when the first IFD is not in the bytes read first.
 DIRECTORY_WINDOW = 256 * 1024  # an IFD and its tile arrays (2 × 4 B × 32,768 tiles)
 TAIL_MIN, TAIL_MAX = 256 * 1024, 4 * 1024 * 1024
+MAX_GUESSES = 64  # ImageWidth entries in the tail tried as directories (directory_before)
 
 
 def directory_windows(head: bytes, size: int, loaded: int) -> list[tuple[int, int]]:
@@ -123,10 +124,12 @@ def directory_before(tiff: TiffFile, tail: tuple[int, int], walked: set[int]) ->
     data = tiff.reader.read(start, length)
     count_size, entry_size = (8, 20) if tiff.big else (2, 12)
     levels = []
+    tried = 0  # a hostile tail full of the pattern costs at most MAX_GUESSES parses
     for kind in (3, 4):  # SHORT or LONG
         entry = struct.pack(tiff.order + "HH" + ("Q" if tiff.big else "I"), WIDTH, kind, 1)
         at = data.find(entry)
-        while at >= 0:
+        while at >= 0 and tried < MAX_GUESSES:
+            tried += 1
             for before in (0, 1):
                 offset = start + at - count_size - before * entry_size
                 try:
