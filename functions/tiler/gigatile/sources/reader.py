@@ -180,6 +180,8 @@ class ObjectReader:
         blocks = [self.cache.get(self._block_key(version, i)) for i in range(first, last + 1)]
         if any(b is None for b in blocks):
             return None
+        if first == last:  # the usual few bytes of a directory: no copy of the whole block
+            return blocks[0][offset - first * bs : end - first * bs] if blocks[0] is not None else None
         return b"".join(b for b in blocks if b is not None)[offset - first * bs : end - first * bs]
 
     def _cached(self, version: ObjectVersion, offset: int, end: int) -> bool:
