@@ -172,7 +172,7 @@ def test_tile_costs_smoke(tmp_path):
     out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     lines = {line.split(":")[0]: line for line in out.stdout.splitlines() if "sequential round trips" in line}
-    assert set(lines) == {"cold open (meta)", "first request, a tile"}, out.stdout
+    assert set(lines) == {"cold open (meta)", "first request, info.json", "first request, a tile"}, out.stdout
     for line in lines.values():
         gets, rounds = (int(w) for w in line.split(": ")[1].split()[0:4:3])
         assert 1 <= rounds <= gets, line

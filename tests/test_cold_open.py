@@ -30,7 +30,7 @@ def pyramid(tmp_path_factory):
     return make_pyramid(tmp_path_factory.mktemp("walk") / "pages.tif", 2000, 3000, subifd=False, quality=85, grain=6)
 
 
-def test_open_reads_fetches_each_directory_once_and_page_0s_first_tile_with_the_first(pyramid, monkeypatch):
+def test_open_reads_fetches_each_directory_once_in_chain_order(pyramid, monkeypatch):
     # A window that holds one directory, not the next: every directory is a round of its own.
     monkeypatch.setattr(tiff, "DIRECTORY_WINDOW", 2048)
     data = pyramid.read_bytes()
@@ -41,26 +41,25 @@ def test_open_reads_fetches_each_directory_once_and_page_0s_first_tile_with_the_
     assert len(offsets) > 3
     fetched = Fetched(data, [(0, 16)])
     rounds = []
-    while wanted := [r for r in tiff.open_reads(fetched, len(data)) if r not in fetched.ranges]:
-        rounds.append(wanted)
-        fetched.ranges += wanted
+    while (wanted := tiff.open_reads(fetched, len(data))).directories:
+        # The first tile is known once the first directory is read, and the same every round.
+        assert wanted.first_tile == (first_tile if rounds else None)
+        rounds.append(wanted.directories)
+        fetched.ranges += wanted.directories
         assert len(rounds) <= len(offsets) + 1
     window = tiff.DIRECTORY_WINDOW
-    # First the first directory; then, with each next one, page 0's first tile (libtiff's
-    # JPEG codec reads it with the directory), fetched once and never again.
-    assert rounds[0] == [(offsets[0], window)]
-    assert rounds[1] == [first_tile, (offsets[1], window)]
-    assert rounds[2:] == [[(offset, window)] for offset in offsets[2:]]
-    # Everything at hand: the walk asks only for what it has.
-    assert tiff.open_reads(fetched, len(data)) == [first_tile]
+    # Each directory once, in chain order, one round each (no tail to guess from).
+    assert rounds == [[(offset, window)] for offset in offsets]
+    # Everything at hand: nothing more to walk; the first tile is still what libvips reads.
+    assert tiff.open_reads(fetched, len(data)) == tiff.OpenReads([], first_tile)
 
 
-def test_open_reads_of_a_file_whose_directories_are_at_hand_is_only_the_first_tile(pyramid):
+def test_open_reads_of_a_file_whose_directories_are_at_hand_wants_no_directory(pyramid):
     data = pyramid.read_bytes()
     whole = Fetched(data, [(0, len(data))])
     with tifffile.TiffFile(pyramid) as oracle:
         first_tile = (oracle.pages[0].dataoffsets[0], oracle.pages[0].databytecounts[0])
-    assert tiff.open_reads(whole, len(data)) == [first_tile]
+    assert tiff.open_reads(whole, len(data)) == tiff.OpenReads([], first_tile)
 
 
 def test_a_directory_beyond_the_next_is_guessed_from_the_level_after_it_in_the_tail(pyramid, monkeypatch):
@@ -79,10 +78,10 @@ def test_a_directory_beyond_the_next_is_guessed_from_the_level_after_it_in_the_t
     wanted = tiff.open_reads(fetched, len(data), tail)
     # Page 1's directory (from page 0's) and, guessed, the window that ends where page 3's
     # level begins: page 2's directory, which libvips wrote right before it.
-    assert wanted == [first_tile, (offsets[1], window), (level_3 - window, window)]
+    assert wanted == tiff.OpenReads([(offsets[1], window), (level_3 - window, window)], first_tile)
     assert level_3 - window <= offsets[2] < level_3
-    fetched.ranges += wanted
-    assert tiff.open_reads(fetched, len(data), tail) == [first_tile]
+    fetched.ranges += wanted.directories
+    assert tiff.open_reads(fetched, len(data), tail) == tiff.OpenReads([], first_tile)
     # Without the tail, the walk finds page 2's directory a round later.
     fetched = Fetched(data, [(0, 16), (offsets[0], window), tail])
-    assert tiff.open_reads(fetched, len(data)) == [first_tile, (offsets[1], window)]
+    assert tiff.open_reads(fetched, len(data)) == tiff.OpenReads([(offsets[1], window)], first_tile)

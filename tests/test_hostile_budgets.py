@@ -416,9 +416,13 @@ def test_the_read_budget_stops_a_request_before_the_bytes_it_cannot_afford(confi
     assert client.get(GOOD_TILE).status_code == 200
 
 
-def test_the_get_budget_stops_a_walk_through_ten_thousand_ifds(configure, s3, uploaded):
+def test_a_walk_through_ten_thousand_ifds_stops_at_the_page_limit_within_the_get_budget(configure, s3, uploaded):
+    """The open parses the chain itself (libvips opens a TIFF when a view needs pixels): it
+    stops at MAX_IFDS pages, a clear 415, before the request's GET budget runs out."""
     client = configure(GIGATILE_MAX_REQUEST_GETS=2)
-    check_answer(client.get(routes("budgets/pages-10000.tif")["meta"]), (413, "read_budget_exceeded"))
+    resp = client.get(routes("budgets/pages-10000.tif")["meta"])
+    check_answer(resp, (415, "unsupported_image"))
+    assert "more than 4096 pages" in resp.json()["error"]["message"]
     assert len(s3.proxy.gets("pages-10000")) <= 1 + 2  # the version check, then meta's two
     assert client.get(GOOD_TILE).status_code == 200
 

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import tifffile
 
+from infra.counting_proxy import sequential_rounds
 from tests.conftest import BUCKET, PREFIX
 
 TILE = "/api/v1/image/tile"
@@ -39,6 +40,33 @@ def test_cold_open_costs(client, s3, image, expected):
     # Content-Range gives the size).
     assert records[0].range == "bytes=0-524287"
     assert not [r for r in s3.proxy.records if r.method == "HEAD"]
+
+
+@pytest.fixture(scope="module")
+def wide(s3, tmp_path_factory):
+    """A 20,000 × 1,500 libvips SubIFD pyramid (JPEG Q 85, YCbCr): its first row of tiles is
+    over 512 KiB, so page 0's first tile lies beyond the open window, and so does the IFD."""
+    from infra.local_stack import make_pyramid
+
+    path = make_pyramid(tmp_path_factory.mktemp("wide") / "wide.tif", 20000, 1500, subifd=True, quality=85, grain=6)
+    with tifffile.TiffFile(path) as tif:
+        assert tif.pages[0].dataoffsets[0] >= 512 * 1024 and tif.pages[0].offset >= 512 * 1024
+    s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/wide.tif")
+    return "wide.tif"
+
+
+def test_info_json_of_a_libvips_pyramid_is_two_round_trips(client, s3, wide):
+    """info.json describes a TIFF from its parsed directories, and libvips checks page 0's
+    header without reading a pixel: page 0's first tile, which libtiff reads with a
+    JPEG-coded YCbCr directory, was a third round trip. The simple API's meta reports
+    libvips' pixel type: it opens page 0 and reads that tile."""
+    assert client.get(f"/iiif/3/{wide}/info.json").status_code == 200
+    records = gets(s3)
+    # The open window; then the first IFD's window and the tail, in parallel.
+    assert (len(records), sequential_rounds(records)) == (3, 2), records
+    s3.proxy.reset()
+    assert client.get(META, params={"path": wide}).status_code == 200
+    assert len(gets(s3)) == 1  # page 0's first tile
 
 
 @pytest.mark.parametrize("image", ["pyr.tif", "pages.tif"])

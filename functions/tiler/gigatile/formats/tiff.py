@@ -2,10 +2,11 @@
 the tags that decide what a file is and where its stored tiles lie.
 
 A small parser of our own: the only well-kept Python TIFF reader (tifffile) needs NumPy,
-which would more than double the Lambda package. It reads through the object's block
-cache, where libvips has already put the same directories (libvips opens the file first),
-so it costs no extra S3 request. Tag values are read when asked for: a level's tile
-offset arrays (hundreds of KiB on a large level) only when a tile of it is passed through.
+which would more than double the Lambda package. A TIFF is described from this parse
+alone (imaging.source_image): libvips opens it when a view first needs its pixels, and
+then finds the directories in the object's block cache. Tag values are read when asked
+for: a level's tile offset arrays (hundreds of KiB on a large level) only when a tile of
+it is passed through.
 
 Every offset and count is bounds-checked and chains are walked at most MAX_IFDS deep with
 loop detection, so a hostile file can only make it raise TiffError.
@@ -32,9 +33,10 @@ FILETYPE_REDUCED, FILETYPE_MASK = 1, 4  # NewSubfileType bits
 DIRECTORY_READ = 1024  # an exact directory read: a 2-byte count and up to 85 tags of 12
 MAX_DESCRIPTION = 64 * 1024  # longer ImageDescriptions are not read unless asked (OME-XML)
 (NEW_SUBFILE_TYPE, WIDTH, HEIGHT, COMPRESSION, PHOTOMETRIC, DESCRIPTION) = (254, 256, 257, 259, 262, 270)
-SAMPLES = 277
+ORIENTATION, SAMPLES = 274, 277
 STRIP_OFFSETS, STRIP_BYTE_COUNTS = 273, 279
 TILE_WIDTH, TILE_HEIGHT, TILE_OFFSETS, TILE_BYTE_COUNTS, SUBIFDS, JPEG_TABLES = 322, 323, 324, 325, 330, 347
+YCBCR_SUBSAMPLING = 530
 TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 6: 1, 7: 1, 8: 2, 9: 4, 13: 4, 16: 8, 17: 8, 18: 8}
 TYPE_CODES = {1: "B", 2: "B", 3: "H", 4: "I", 6: "b", 7: "B", 8: "h", 9: "i", 13: "I", 16: "Q", 17: "q", 18: "Q"}
 
@@ -68,6 +70,11 @@ def directory_windows(head: bytes, size: int, loaded: int) -> list[tuple[int, in
     return [(first, DIRECTORY_WINDOW), (max(first, size - tail), tail)]
 
 
+def is_tiff(head: bytes) -> bool:
+    """Whether the first 4 bytes are a TIFF's or a BigTIFF's, as libvips sniffs them."""
+    return head[:4] in (b"II*\0", b"MM\0*", b"II+\0", b"MM\0+")
+
+
 class TiffError(Exception):
     """Not a TIFF, or a structure outside what this parser accepts."""
 
@@ -80,35 +87,65 @@ class NotRead(Exception):
         self.offset = offset
 
 
-def open_reads(reader: ByteReader, size: int, tail: tuple[int, int] | None = None) -> list[tuple[int, int]]:
-    """(offset, length) ranges an open must still fetch to walk the IFD chain, found from
-    `reader`, which holds only what was fetched so far and raises NotRead for the rest: the
-    window of the first directory not at hand; from the first directory, its first tile (or
-    strip) when it is JPEG-coded YCbCr (libtiff's JPEG codec reads that tile with the
-    directory, to learn the chroma subsampling); and, from the directories in the fetched
-    `tail` (offset, length) that the chain has not reached yet, a guess at where the one
-    before them lies (directory_before). The caller fetches them together, in parallel,
-    and asks again, until [] or only what it holds. A file whose chain is at hand gives at
-    most the first tile."""
+@dataclass(frozen=True)
+class OpenReads:
+    """What an open must still fetch (open_reads), as (offset, length) ranges."""
+
+    directories: list[tuple[int, int]]  # windows of directories not at hand
+    first_tile: tuple[int, int] | None  # page 0's first tile, which libtiff reads when libvips opens it
+
+
+def open_reads(reader: ByteReader, size: int, tail: tuple[int, int] | None = None) -> OpenReads:
+    """What an open must still fetch to walk the IFD chain, found from `reader`, which holds
+    only what was fetched so far and raises NotRead for the rest: the window of the first
+    directory not at hand, and, from the directories in the fetched `tail` (offset, length)
+    that the chain has not reached yet, a guess at where the one before them lies
+    (directory_before); and page 0's first tile (or strip) when libtiff reads it with the
+    directory (reads_first_chunk). The caller fetches them together, in parallel, and asks
+    again, until no directory is wanted."""
     wanted = []
     walked: list[int] = []
+    first_tile = None
     try:
         tiff = TiffFile(reader, size, walk=False)
         first = tiff.ifd(tiff.first)
-        tags = (TILE_OFFSETS, TILE_BYTE_COUNTS) if first.tiled else (STRIP_OFFSETS, STRIP_BYTE_COUNTS)
-        if (
-            first.compression == COMPRESSION_JPEG
-            and first.photometric == PHOTOMETRIC_YCBCR
-            and all(tag in first.entries for tag in tags)
-        ):
-            wanted.append((tiff.first_value(first.entries[tags[0]]), tiff.first_value(first.entries[tags[1]])))
+        if reads_first_chunk(first):
+            offsets, counts = chunk_tags(first)
+            first_tile = (tiff.first_value(first.entries[offsets]), tiff.first_value(first.entries[counts]))
         tiff.chain(tiff.first, walked)
     except NotRead as unread:
         wanted.append((unread.offset, DIRECTORY_WINDOW))
         guess = directory_before(tiff, tail, set(walked)) if tail and walked else None
         if guess:
             wanted.append(guess)
-    return wanted
+    return OpenReads(wanted, first_tile)
+
+
+def chunk_tags(ifd: Ifd) -> tuple[int, int]:
+    """The tags of `ifd`'s chunk offsets and byte counts: its tiles', or its strips'."""
+    return (TILE_OFFSETS, TILE_BYTE_COUNTS) if ifd.tiled else (STRIP_OFFSETS, STRIP_BYTE_COUNTS)
+
+
+def reads_first_chunk(ifd: Ifd) -> bool:
+    """Whether libtiff reads `ifd`'s first tile (or strip) when it reads the directory: its
+    JPEG codec does so for JPEG-coded YCbCr without a YCbCrSubsampling tag (libvips writes
+    none), to learn the chroma subsampling from the stream, unless that chunk's offset is 0
+    (a chunk not written yet, for libtiff)."""
+    return (
+        ifd.compression == COMPRESSION_JPEG
+        and ifd.photometric == PHOTOMETRIC_YCBCR
+        and YCBCR_SUBSAMPLING not in ifd.entries
+        and all(tag in ifd.entries for tag in chunk_tags(ifd))
+    )
+
+
+def header_patches(tiff: TiffFile, ifd: Ifd) -> tuple[tuple[int, bytes], ...]:
+    """(offset, bytes) under which libvips reads `ifd`'s header without reading any of its
+    pixels (reads_first_chunk: its first chunk's offset read as 0). For checking a header
+    only: libtiff then assumes 2 × 2 chroma subsampling, which may not be the stream's."""
+    if not reads_first_chunk(ifd):
+        return ()
+    return (tiff.first_value_patch(ifd, chunk_tags(ifd)[0], 0),)
 
 
 def directory_before(tiff: TiffFile, tail: tuple[int, int], walked: set[int]) -> tuple[int, int] | None:
@@ -174,6 +211,7 @@ class Ifd:
     samples: int
     subfile_type: int
     entries: dict[int, Entry]
+    orientation: int = 1  # EXIF orientation 1–8 (1 when absent or out of range, as libvips reads it)
 
     @property
     def tiled(self) -> bool:
@@ -309,12 +347,26 @@ class TiffFile:
         entry = ifd.entries.get(tag)
         if entry is None or entry.count != 1 or entry.kind not in (3, 4):
             raise TiffError(f"no single integer tag {tag}")
+        return self._value_field(ifd, tag), struct.pack(self.order + TYPE_CODES[entry.kind], value)
+
+    def first_value_patch(self, ifd: Ifd, tag: int, value: int) -> tuple[int, bytes]:
+        """(offset, bytes) that, written over the file, make the first of the integers of
+        `tag` of `ifd` (inline or in an array elsewhere) read `value`."""
+        entry = ifd.entries.get(tag)
+        if entry is None or entry.kind not in (3, 4, 16):
+            raise TiffError(f"no integer tag {tag}")
+        packed = struct.pack(self.order + TYPE_CODES[entry.kind], value)
+        if TYPE_SIZES[entry.kind] * entry.count <= (8 if self.big else 4):
+            return self._value_field(ifd, tag), packed
+        return struct.unpack(self.order + ("Q" if self.big else "I"), entry.field)[0], packed
+
+    def _value_field(self, ifd: Ifd, tag: int) -> int:
+        """Where the value field (an inline value, or the offset of the values) of `tag` lies."""
         count, entry_size, count_size = self._entry_layout(ifd.offset)
         raw = self._bytes(ifd.offset + count_size, count * entry_size)
         for i in reversed(range(count)):  # the last of repeated tags, as _entries keeps
             if struct.unpack(self.order + "H", raw[i * entry_size : i * entry_size + 2])[0] == tag:
-                at = ifd.offset + count_size + i * entry_size + (12 if self.big else 8)
-                return at, struct.pack(self.order + TYPE_CODES[entry.kind], value)
+                return ifd.offset + count_size + i * entry_size + (12 if self.big else 8)
         raise TiffError(f"no tag {tag}")
 
     def ifd(self, offset: int, exact: bool = False) -> Ifd:
@@ -340,6 +392,7 @@ class TiffFile:
             samples=first(SAMPLES, 1),
             subfile_type=first(NEW_SUBFILE_TYPE),
             entries=entries,
+            orientation=orientation if 1 <= (orientation := first(ORIENTATION, 1)) <= 8 else 1,
         )
 
     # -- reading ---------------------------------------------------------------------

@@ -1,8 +1,9 @@
 """One page of one version of one source image: its size, its levels (formats.levels), the
 level to read for a scale, and the images kept beside it (a slide's label, macro,
-thumbnail). Level sizes are checked by opening the level itself (its header only) when it
-is first needed, so an open costs one level; SubIFD levels (OME-TIFF, libvips pyramids)
-are parsed, at their true sizes, when a view below full resolution first needs them.
+thumbnail). A TIFF is described from its parsed directories (formats.tiff, formats.levels)
+and opened by libvips only when a view first needs its pixels, one level at a time;
+SubIFD levels (OME-TIFF, libvips pyramids) are parsed, at their true sizes, when a view
+below full resolution first needs them. Other formats are described by libvips' header.
 """
 
 from __future__ import annotations
@@ -13,7 +14,16 @@ import threading
 from ..errors import PageNotFound, TooLarge, UnsupportedImage
 from ..formats import dicom, stored, vendors
 from ..formats.levels import Associated, Level, Mask, is_tiled_pyramid, structure
-from ..formats.tiff import MAX_IFDS, NotRead, TiffError, TiffFile, directory_windows, open_reads
+from ..formats.tiff import (
+    MAX_IFDS,
+    NotRead,
+    TiffError,
+    TiffFile,
+    directory_windows,
+    header_patches,
+    is_tiff,
+    open_reads,
+)
 from ..sources.base import ObjectVersion
 from ..sources.joined import AnyReader, JoinedReader
 from ..sources.reader import ObjectReader, VersionReader
@@ -37,19 +47,21 @@ class _Fetched:
 
 
 def _fetch_chain(reader: ObjectReader, version: ObjectVersion, tail: tuple[int, int]) -> None:
-    """Fetch the directories libvips walks at open (a page pyramid's IFDs, each behind its
-    level's data) before it walks them: each round fetches the next directory not at hand
-    and anything else already known to be read (page 0's first tile), or guessed from the
-    `tail` window (formats.tiff.directory_before), in parallel. Stops
-    when nothing new is fetched (all at hand, or the read budget keeps it for the reads);
-    a structure this parser refuses is left to libvips and the parse after it to report."""
+    """Fetch the directories the open parses (a page pyramid's IFDs, each behind its
+    level's data) round by round: each round fetches the next directory not at hand and one
+    guessed from the `tail` window (formats.tiff.directory_before), in parallel, and with
+    them page 0's first tile, which libtiff reads when libvips first opens page 0 (a tile
+    later), but never that tile in a round of its own. Stops when no directory is wanted
+    or nothing new is fetched (the read budget keeps it for the reads); a structure this
+    parser refuses is left to the parse after it to report."""
     fetched = _Fetched(reader, version)
     for _ in range(MAX_IFDS):
         try:
             wanted = open_reads(fetched, version.size, tail)
         except TiffError:
             return
-        if not wanted or not reader.prefetch(wanted, version, blocks=True):
+        ranges = wanted.directories + ([wanted.first_tile] if wanted.first_tile else [])
+        if not wanted.directories or not reader.prefetch(ranges, version, blocks=True):
             return
 
 
@@ -85,14 +97,20 @@ class SourceImage:
             _fetch_chain(reader, self.version, windows[-1])
         self.max_decode_pixels = max_decode_pixels
         self.tiff: TiffFile | None = None
-        first = self.open(()).image
-        self.loader = first.get("vips-loader").removesuffix("_source").removesuffix("load")
-        # libvips has just read the directories: parsing them again reads cached blocks. Any
-        # structure libvips tolerated but this parser refuses (found by fuzzing: a SubIFD
-        # array past the end of the file) is an unreadable file, not a server error.
+        seen = PatchedReader(pinned, self.version.size, self.patches) if self.patches else pinned
+        # A TIFF is described from its own directories, parsed here, and libvips checks its
+        # first page's header without reading a pixel (formats.tiff.header_patches: libtiff
+        # would read a tile of a JPEG-coded YCbCr page, one more round trip); libvips opens
+        # a level for its pixels when a view first needs them. Anything else is described
+        # by libvips' header.
+        first = None if is_tiff(seen.read(0, 4)) else self.open(()).image
+        self.loader = "tiff" if first is None else first.get("vips-loader").removesuffix("_source").removesuffix("load")
+        # Any structure this parser refuses (found by fuzzing: a SubIFD array past the end of
+        # the file) is an unreadable file, not a server error.
         try:
-            seen = PatchedReader(pinned, self.version.size, self.patches) if self.patches else pinned
-            self.tiff = TiffFile(seen, patched_size(self.version.size, self.patches)) if self.loader == "tiff" else None
+            self.tiff = TiffFile(seen, patched_size(self.version.size, self.patches)) if first is None else None
+            if self.tiff is not None:
+                self._check_header(self.tiff)
             # The scanner layout it follows ("aperio", "philips" …; None for other files).
             self.flavor = "dicom" if self.patches else vendors.flavor(self.tiff) if self.tiff is not None else None
             refused = vendors.refusal(self.flavor)
@@ -120,13 +138,25 @@ class SourceImage:
         self.associated: dict[str, Associated] = {a.name: a for a in layout.associated}
         # An OME-TIFF's channels (names), of which the first three are the image's bands.
         self.channels = layout.channels
-        base = self.open(self.base_level.options)
-        self.width, self.height = base.image.width, base.image.height
+        if self.tiff is not None and not self.base_level.options:
+            base_ifd = self.tiff.pages[0]  # page 0, whose header libvips has checked
+            self.width, self.height = base_ifd.width, base_ifd.height
+            # EXIF orientation (1–8), as libvips reads it: thumbnails are turned upright;
+            # tiles stay in stored order.
+            self.orientation = base_ifd.orientation
+        else:
+            base = self.open(self.base_level.options).image
+            self.width, self.height = base.width, base.height
+            self.orientation = base.get("orientation") if "orientation" in base.get_fields() else 1
         # Checked from the header, before any pixel is decoded: refuses decompression bombs.
         if self.width * self.height > max_image_pixels:
             raise TooLarge(f"image is {self.width}×{self.height}, over the {max_image_pixels} pixel limit")
-        # EXIF orientation (1–8): thumbnails are turned upright; tiles stay in stored order.
-        self.orientation = base.image.get("orientation") if "orientation" in base.image.get_fields() else 1
+
+    def _check_header(self, tiff: TiffFile) -> None:
+        """libvips reads page 0's header (its size, sample type, tiling: what libvips refuses
+        is 415 now, not at the first tile) without reading its pixels; not kept open."""
+        patches = () if self.patches else header_patches(tiff, tiff.pages[0])  # a DICOM series: as it is
+        self.images.open_once(self.reader, {}, self.patches + patches)
 
     def changed(self) -> bool:
         """Whether an object of its DICOM series was replaced or deleted since it was opened
