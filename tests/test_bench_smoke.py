@@ -78,13 +78,16 @@ def test_request_path_smoke():
         timeout=600,
     )
     assert out.returncode == 0, out.stderr[-3000:]
-    results = json.loads((ROOT / "build" / "bench-smoke" / "request-path.json").read_text())["results"]
+    document = json.loads((ROOT / "build" / "bench-smoke" / "request-path.json").read_text())
+    results = document["results"]
     assert set(results) == {"pass-through", "re-encoding"}
     # Pass-through copies stored tiles (edge tiles of a level may not be whole stored tiles).
     assert results["pass-through"]["passthrough_share"] > 0.5
     assert results["re-encoding"]["passthrough_share"] == 0
     for r in results.values():
         assert set(r["new"]) == {"A", "B"} and len(r["http_ms"]) == 2
+        assert set(r["handler_routes_ms"]) == {"simple", "deepzoom", "iiif3", "iiif2"}
+    assert results["pass-through"]["deployed"]["handler_ms"] > 0 and document["transport_floor_ms"] > 0
 
 
 def test_tile_classes_smoke(tmp_path):

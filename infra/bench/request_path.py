@@ -13,11 +13,17 @@ simple API, the lowest pass median, as the machine is shared):
 - Lambda handler: `gigatile.handler.handler` with an API Gateway HTTP API (payload 2.0)
   event, in-process (Mangum → FastAPI → the same tile service; Powertools metrics and
   tracing off, as in the other benchmarks);
+- the Lambda handler by route: the same tiles as DeepZoom and IIIF 3 and 2 URLs;
+- the Lambda handler as deployed: the template's observability on (Powertools' INFO log
+  line per tile and EMF metrics flushed per invocation, written to a pipe), pass-through
+  only;
 - over HTTP: a sequential keep-alive client (http.client, on another core) against
   `gigatile serve` (uvicorn with httptools + uvloop, no access log), and against uvicorn's
-  pure-Python h11 parser with asyncio's loop and the access log on (the old default).
+  pure-Python h11 parser with asyncio's loop and the access log on (the old default);
+- the transport floor: a bare ASGI app answering every request with a fixed 7 KiB body
+  (infra/bench/bare_asgi.py) under `gigatile serve`'s uvicorn settings, the same client.
 The overhead of a path is its median minus the service's median (HTTP's includes the
-loopback and the Python client's own parsing).
+loopback and the Python client's own parsing; net of the floor, it does not).
 
 New tiles through the handler (first visits of the `iipsrv` command's workloads A and B,
 IIIF 2 URLs): handler ms per tile, and the Lambda cost per million new tiles at the
@@ -38,6 +44,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parents[2]
 # Lambda's public price on arm64 (us-east-1, first 7.5 billion GB-s a month): USD per GB-s,
@@ -46,6 +53,8 @@ ARM64_GB_S = 0.0000133334
 PER_REQUEST = 0.20 / 1e6
 MEMORY_MB = 1769  # template.yaml's MemorySize default (one vCPU)
 PASSES = 3
+# template.yaml's observability (LogLevel INFO, metrics on; X-Ray subsegments off by default).
+DEPLOYED = {"POWERTOOLS_LOG_LEVEL": "INFO", "POWERTOOLS_METRICS_DISABLED": "false"}
 
 
 def simple_tiles(width: int, height: int, count: int, seed: int) -> list[tuple[int, int, int]]:
@@ -63,6 +72,19 @@ def median_ms(samples: list[float]) -> float:
 
 
 # -- in the measured child process -----------------------------------------------------
+def route_requests(key: str, width: int, height: int, level: int, x: int, y: int) -> dict[str, tuple[str, dict]]:
+    """One full-resolution tile of the simple API's grid as each protocol asks for it:
+    (path, query) by route."""
+    w, h = min(256, width - x * 256), min(256, height - y * 256)
+    iiif = f"{quote(key, safe='')}/{x * 256},{y * 256},{w},{h}/{w},/0/default.jpg"
+    return {
+        "simple": ("/api/v1/image/tile", {"path": key, "level": level, "x": x, "y": y}),
+        "deepzoom": (f"/dzi/{quote(key, safe='')}_files/{math.ceil(math.log2(max(width, height)))}/{x}_{y}.jpeg", {}),
+        "iiif3": (f"/iiif/3/{iiif}", {}),
+        "iiif2": (f"/iiif/2/{iiif}", {}),
+    }
+
+
 def child(image: Path, tiles: list, new_lists: dict[str, list[str]]) -> dict:
     """Runs with the settings in the environment, pinned to one core."""
     from gigatile.handler import app, handler
@@ -96,23 +118,31 @@ def child(image: Path, tiles: list, new_lists: dict[str, list[str]]) -> dict:
             "usd_per_million": gb_s * ARM64_GB_S * 1e6,
         }
 
+    src = tiler.describe(key)
+    requests = [route_requests(key, src.width, src.height, *t) for t in tiles]
     for level, x, y in tiles:  # warm: every tile's bytes read once
         tiler.tile(key, lambda w, h: TileGrid(w, h, 256), level, x, y, "jpeg", None)
-    service, lam, passthrough = [], [], 0
+    service: list[list[float]] = []
+    by_route: dict[str, list[list[float]]] = {route: [] for route in requests[0]}
+    passthrough = 0
     for _ in range(PASSES):
         service.append([])
-        lam.append([])
-        for level, x, y in tiles:
+        for times in by_route.values():
+            times.append([])
+        for (level, x, y), routes in zip(tiles, requests, strict=True):
             start = time.perf_counter()
             tile = tiler.tile(key, lambda w, h: TileGrid(w, h, 256), level, x, y, "jpeg", None)
             service[-1].append(time.perf_counter() - start)
             passthrough += tile.passthrough
-            start = time.perf_counter()
-            call("/api/v1/image/tile", {"path": key, "level": level, "x": x, "y": y})
-            lam[-1].append(time.perf_counter() - start)
+            for route, (path, query) in routes.items():
+                start = time.perf_counter()
+                call(path, query)
+                by_route[route][-1].append(time.perf_counter() - start)
+    routes_ms = {route: least_disturbed(times) for route, times in by_route.items()}
     return {
         "service_ms": least_disturbed(service),
-        "handler_ms": least_disturbed(lam),
+        "handler_ms": routes_ms["simple"],
+        "handler_routes_ms": routes_ms,
         "passthrough_share": passthrough / (PASSES * len(tiles)),
         "new": new,
     }
@@ -143,6 +173,8 @@ def http_pass(base: str, key: str, tiles: list) -> list[float]:
 
 
 def over_http(command: list[str], env: dict, key: str, tiles: list, cores: tuple) -> float:
+    """The lowest pass median of `http_pass` against the server `command` starts (pinned to
+    cores[0]; the client on cores[1])."""
     from infra.bench.servers import pinned, wait_for_port
     from infra.local_stack import free_port
 
@@ -214,21 +246,33 @@ def main(argv: list[str]) -> None:
         ],
         "uvicorn h11 + asyncio, access log on": [*uvicorn, "--http", "h11", "--loop", "asyncio", "--log-level", "info"],
     }  # fmt: skip
+    # gigatile serve's uvicorn settings (cli.serve): loop and parser "auto", no access log.
+    bare = [*uvicorn[:3], "infra.bench.bare_asgi:app", "--host", "127.0.0.1", "--no-access-log"]
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "spec.json"
         spec.write_text(json.dumps({"image": str(image.resolve()), "tiles": tiles, "new": new}))
-        for mode, extra in modes.items():
-            command = [*pinned_python(pins[0]), "-m", "infra.bench", "request-path", "--child", str(spec)]
+        quiet = Path(tmp) / "quiet.json"  # no new tiles: the deployed handler's warm tiles only
+        quiet.write_text(json.dumps({"image": str(image.resolve()), "tiles": tiles, "new": {}}))
+
+        def measured(spec_file: Path, extra: dict) -> dict:
+            command = [*pinned_python(pins[0]), "-m", "infra.bench", "request-path", "--child", str(spec_file)]
             out = subprocess.run(command, env={**env, **extra}, cwd=ROOT, capture_output=True, text=True)
             if out.returncode:
                 raise SystemExit(out.stderr[-3000:])
-            result = json.loads(out.stdout.strip().splitlines()[-1])
+            return json.loads(out.stdout.strip().splitlines()[-1])
+
+        for mode, extra in modes.items():
+            result = measured(spec, extra)
             result["http_ms"] = {
                 name: over_http(cmd, {**env, **extra}, image.name, tiles, pins) for name, cmd in servers.items()
             }
             results[mode] = result
             print(f"{mode}: {json.dumps(result)}", flush=True)
+        deployed = measured(quiet, DEPLOYED)
+        results["pass-through"]["deployed"] = {k: deployed[k] for k in ("service_ms", "handler_ms")}
+        floor_ms = over_http(bare, env, image.name, tiles, pins)
+        print(f"deployed: {json.dumps(deployed)}; transport floor: {floor_ms:.3f} ms", flush=True)
     context = {
         "command": "python -m infra.bench request-path" + (" --smoke" if args.smoke else ""),
         "image": f"{width} × {height}",
@@ -241,8 +285,9 @@ def main(argv: list[str]) -> None:
     }
     out_dir = Path(args.out) if not args.smoke else ROOT / "build" / "bench-smoke"
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "request-path.json").write_text(json.dumps({"context": context, "results": results}, indent=1) + "\n")
-    lines = ["## Request path and Lambda cost", "", *report(results, context), ""]
+    document = {"context": context, "results": results, "transport_floor_ms": floor_ms}
+    (out_dir / "request-path.json").write_text(json.dumps(document, indent=1) + "\n")
+    lines = ["## Request path and Lambda cost", "", *report(results, context, floor_ms), ""]
     replace_section(out_dir / "benchmarks.md", "request-path", lines)
     print("\n".join(lines))
 
@@ -251,10 +296,12 @@ def pinned_python(core: int) -> list[str]:
     return ["taskset", "-c", str(core), sys.executable]
 
 
-def report(results: dict, context: dict) -> list[str]:
+def report(results: dict, context: dict, floor_ms: float) -> list[str]:
     lines = [
         f"Made by `{context['command']}` in {context['seconds']} s; warm: the lowest median of "
         f"{context['passes']} passes over {context['tiles']} full-resolution tiles, one core.",
+        "",
+        "The simple API's tiles:",
         "",
         "| path | service ms | Lambda handler ms (over the service) | "
         + " | ".join(f"{name} ms (over the service)" for name in next(iter(results.values()))["http_ms"])
@@ -266,6 +313,23 @@ def report(results: dict, context: dict) -> list[str]:
         cells = [f"{r['handler_ms']:.3f} (+{r['handler_ms'] - s:.3f})"]
         cells += [f"{ms:.3f} (+{ms - s:.3f})" for ms in r["http_ms"].values()]
         lines.append(f"| {mode} ({r['passthrough_share']:.0%} copied) | {s:.3f} | " + " | ".join(cells) + " |")
+    through = results["pass-through"]
+    service, serve = through["service_ms"], next(iter(through["http_ms"].values()))
+    deployed = through["deployed"]
+    lines += [
+        "",
+        f"Transport floor: a bare ASGI app with a fixed 7 KiB body under the same uvicorn and client, "
+        f"{floor_ms:.3f} ms a request; `gigatile serve` over the service net of it, pass-through: "
+        f"+{serve - floor_ms - service:.3f} ms (raw +{serve - service:.3f}).",
+        "",
+        "The Lambda handler by route, pass-through (the same tiles as each protocol's URL), ms (over the service):",
+        "",
+        "| " + " | ".join(through["handler_routes_ms"]) + " | as deployed (INFO log line, EMF metrics), simple |",
+        "|---" * (len(through["handler_routes_ms"]) + 1) + "|",
+        "| "
+        + " | ".join(f"{ms:.3f} (+{ms - service:.3f})" for ms in through["handler_routes_ms"].values())
+        + f" | {deployed['handler_ms']:.3f} (+{deployed['handler_ms'] - deployed['service_ms']:.3f}) |",
+    ]
     lines += [
         "",
         f"New tiles through the Lambda handler, at {context['memory_mb']} MB and "

@@ -37,10 +37,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     http_errors.install(app)
     # The protocols' routes go straight into the app's own list (their paths already carry
     # their router's prefix and tags): this FastAPI keeps an included router as a branch
-    # that it matches twice per request (docs/performance.md, "Request path"). The IIIF
-    # catch-all route last, after the collections.
-    for router in [simple.router, deepzoom.router, *collection.routers, *iiif.routers]:
-        app.router.routes.extend(router.routes)
+    # that it matches twice per request (docs/performance.md, "Request path"). They go
+    # first, before FastAPI's own /openapi.json and /docs: routes are tried in order
+    # (≈ 0.8 µs each). The IIIF catch-all routes after the collections.
+    routers = [simple.router, deepzoom.router, *collection.routers, *iiif.routers]
+    app.router.routes[:0] = [route for router in routers for route in router.routes]
     app.add_middleware(Edge, settings=settings)
 
     @app.get("/health")

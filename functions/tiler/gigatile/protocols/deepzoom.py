@@ -13,7 +13,8 @@ import re
 from typing import Annotated
 from xml.sax.saxutils import quoteattr
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
+from pydantic import Field
 
 from ..errors import InvalidParameter
 from ..http.negotiation import output_format
@@ -24,13 +25,22 @@ from ..imaging.encode import normalize_format
 from ..imaging.geometry import DeepZoomGrid
 from ..observability import record_tile
 from ..service import tile_etag
-from .params import Format, Page, Quality, Stretch, TileSize, parse_stretch, tiler_of
+from .params import Format, Page, Params, Quality, Stretch, TileSize, parse_stretch, tiler_of
 
 router = APIRouter(prefix="/dzi", tags=["deepzoom"])
 
 TILE_PATH = re.compile(r"^(?P<id>.+)_files/(?P<level>\d{1,4})/(?P<col>\d{1,9})_(?P<row>\d{1,9})\.(?P<fmt>\w{1,8})$")
-Overlap = Annotated[int, Query(ge=0, le=2)]
+Overlap = Annotated[int, Field(ge=0, le=2)]
 DZI_TYPE = "application/xml"
+
+
+class DeepZoomParams(Params):
+    tile_size: TileSize | None = None
+    overlap: Overlap | None = None
+    format: Format = "jpeg"
+    quality: Quality = None
+    page: Page = 0
+    stretch: Stretch = None
 
 
 def descriptor(width: int, height: int, tile_size: int, overlap: int, fmt: str) -> str:
@@ -41,27 +51,20 @@ def descriptor(width: int, height: int, tile_size: int, overlap: int, fmt: str) 
     )
 
 
-@router.get("/{path:path}")
+@router.get("/{path:path}", openapi_extra=DeepZoomParams.openapi())
 @offload
-def deepzoom(
-    request: Request,
-    path: str,
-    tile_size: TileSize | None = None,
-    overlap: Overlap | None = None,
-    format: Format = "jpeg",
-    quality: Quality = None,
-    page: Page = 0,
-    stretch: Stretch = None,
-):
+def deepzoom(request: Request, path: str):
+    q = DeepZoomParams.read(request)
+    quality, page = q.quality, q.page
     tiler = tiler_of(request)
     settings = tiler.settings
-    asked = parse_stretch(stretch)  # checked on the descriptor too: a viewer repeats it on tiles
-    tile_size = settings.dz_tile_size if tile_size is None else tile_size
-    overlap = settings.dz_overlap if overlap is None else overlap
+    asked = parse_stretch(q.stretch)  # checked on the descriptor too: a viewer repeats it on tiles
+    tile_size = settings.dz_tile_size if q.tile_size is None else q.tile_size
+    overlap = settings.dz_overlap if q.overlap is None else q.overlap
     if path.endswith(".dzi"):
         image_id = path.removesuffix(".dzi")
         require_access(settings, request, image_id)
-        fmt = normalize_format(format, allow_auto=True)  # "auto": tiles are .auto, chosen per request
+        fmt = normalize_format(q.format, allow_auto=True)  # "auto": tiles are .auto, chosen per request
         version = tiler.version(image_id)
         etag = tile_etag(version, "dzi", tile_size, overlap, fmt, page)
 
