@@ -186,6 +186,23 @@ def pyramids(images, odd_pyramid, converted_pyramid) -> dict:
     return {"pyr.tif": images["pyr.tif"], "odd.tif": odd_pyramid, "converted.tif": converted_pyramid}
 
 
+def test_a_converted_pyramid_opens_in_one_get_and_a_new_stored_tile_is_one_more(configure, s3, converted_pyramid):
+    """Its directories (and YCbCrSubsampling, so libtiff reads no level's first tile to find
+    it) lie in the first bytes the tiler reads: the open is that one GET; then each new
+    stored tile at full resolution and at 1/2 (levels whose tiles lie beyond it) is its own
+    one GET, passed through."""
+    client = configure()
+    s3.proxy.reset()
+    assert client.get("/api/v1/image/meta", params={"path": "converted.tif"}).status_code == 200
+    (opened,) = s3.proxy.gets("converted.tif")
+    assert opened.range.startswith("bytes=0-")
+    for level, x, y in [(4, 9, 7), (4, 2, 10), (3, 5, 4), (3, 1, 1)]:  # 1/1 and 1/2 (max_level 4)
+        s3.proxy.reset()
+        tile = client.get(TILE, params={"path": "converted.tif", "level": level, "x": x, "y": y})
+        assert tile.status_code == 200 and tile.content == stored_jpeg(converted_pyramid, 4 - level, x, y)
+        assert len(s3.proxy.gets("converted.tif")) == 1, (level, x, y)
+
+
 @pytest.mark.parametrize("name", ["pyr.tif", "odd.tif", "converted.tif"])
 def test_every_whole_stored_tile_passes_through_at_every_level_in_deepzoom_and_iiif(client, pyramids, name):
     """DeepZoom (256 px, no overlap) and IIIF 3 (256 px tiles at each scale factor) over

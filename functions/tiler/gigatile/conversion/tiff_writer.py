@@ -21,9 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from ..formats import jpeg
 from ..formats.tiff import (
+    COMPRESSION_JPEG,
     HEIGHT,
     NEW_SUBFILE_TYPE,
+    PHOTOMETRIC_YCBCR,
     SUBIFDS,
     TILE_BYTE_COUNTS,
     TILE_OFFSETS,
@@ -32,7 +35,8 @@ from ..formats.tiff import (
     TiffFile,
 )
 
-LONG, LONG8, IFD, IFD8 = 4, 16, 13, 18
+SHORT, LONG, LONG8, IFD, IFD8 = 3, 4, 16, 13, 18
+YCBCR_SUBSAMPLING = 530
 SIXTY_FOUR_BIT = frozenset({16, 17, 18})  # LONG8, SLONG8, IFD8: BigTIFF only
 REWRITTEN = frozenset({WIDTH, HEIGHT, NEW_SUBFILE_TYPE, TILE_OFFSETS, TILE_BYTE_COUNTS, SUBIFDS})
 # Tags that point at other data (strips, EXIF/GPS/interoperability IFDs): libvips writes
@@ -75,7 +79,21 @@ def _cut(tiff: TiffFile, ifd: Ifd, width: int, height: int, reduced: bool) -> _L
     tags = [t for t in tiff.tags(ifd) if t[0] not in REWRITTEN]
     if pointing := sorted({t[0] for t in tags} & POINTERS):
         raise ValueError(f"tags {pointing} point at data this rewrite does not copy")
+    ycbcr_jpeg = ifd.compression == COMPRESSION_JPEG and ifd.photometric == PHOTOMETRIC_YCBCR
+    if ycbcr_jpeg and YCBCR_SUBSAMPLING not in {t[0] for t in tags}:
+        tags.append(_subsampling(tiff, tiles[0]))
     return _Level(tags, width, height, reduced, tiles)
+
+
+def _subsampling(tiff: TiffFile, first: tuple[int, int]) -> tuple[int, int, int, bytes]:
+    """YCbCrSubsampling as the level's first tile codes it. libvips leaves the tag out (its
+    default, 2 × 2, is what libjpeg wrote); libtiff then reads the first tile of every JPEG
+    YCbCr directory it opens to find the factors in the JPEG frame header: one more read,
+    far from the directories, per level opened over S3. With the tag, none."""
+    factors = jpeg.sampling(tiff.reader.read(first[0], min(first[1], 2048)))
+    if factors is None:
+        raise ValueError("a JPEG tile without a frame header")
+    return YCBCR_SUBSAMPLING, SHORT, 2, struct.pack(tiff.order + "HH", *factors)
 
 
 def rewrite(staging: Path, out: Path, sizes: list[tuple[int, int]]) -> None:
