@@ -96,8 +96,11 @@ def test_converted_levels_are_ceil_halved_means_with_directories_first(odd_sourc
     """Read by tifffile (every tile of every level decoded, edge tiles too): each reduced
     level is ceil(W / 2^k) × ceil(H / 2^k), a SubIFD of page 0 marked reduced, and the 2 × 2
     mean of the level above; every directory and tag value lies before the first tile."""
+    import io
+
     import numpy as np
     import tifffile
+    from PIL import Image
 
     from gigatile.conversion.pyramid import convert
 
@@ -119,6 +122,12 @@ def test_converted_levels_are_ceil_halved_means_with_directories_first(odd_sourc
         first_tile = min(min(p.dataoffsets) for p in ifds)
         directories_end = max(t.valueoffset + t.valuebytecount for p in ifds for t in p.tags)
         assert directories_end <= first_tile
+        if compression == "jpeg":  # each level's YCbCrSubsampling is its tiles' own, as Pillow reads them
+            for ifd in ifds:
+                tif.filehandle.seek(ifd.dataoffsets[0])
+                tile = tif.filehandle.read(ifd.databytecounts[0])
+                _, h, v, _ = Image.open(io.BytesIO(ifd.jpegtables[:-2] + tile[2:])).layer[0]
+                assert ifd.tags[530].value == (h, v)
     if compression == "deflate":
         # Lossless: full resolution is the source, and each level the exact rounded mean of
         # the source with its edge pixels repeated out to 188 · 2⁴ × 118 · 2⁴ (what libvips'
