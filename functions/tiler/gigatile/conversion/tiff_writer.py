@@ -86,10 +86,11 @@ def _cut(tiff: TiffFile, ifd: Ifd, width: int, height: int, reduced: bool) -> _L
 
 
 def _subsampling(tiff: TiffFile, first: tuple[int, int]) -> tuple[int, int, int, bytes]:
-    """YCbCrSubsampling as the level's first tile codes it. libvips leaves the tag out (its
-    default, 2 × 2, is what libjpeg wrote); libtiff then reads the first tile of every JPEG
-    YCbCr directory it opens to find the factors in the JPEG frame header: one more read,
-    far from the directories, per level opened over S3. With the tag, none."""
+    """YCbCrSubsampling as the level's first tile codes it. libvips leaves the tag out (the
+    TIFF default, 2 × 2, is what libtiff's JPEG coder used); a reader's libtiff then reads
+    the first tile of every JPEG YCbCr directory it opens to find the factors in the JPEG
+    frame header: one more read, far from the directories, per level opened over S3. With
+    the tag, none."""
     factors = jpeg.sampling(tiff.reader.read(first[0], min(first[1], 2048)))
     if factors is None:
         raise ValueError("a JPEG tile without a frame header")
