@@ -163,13 +163,54 @@ def odd_pyramid(s3, tmp_path_factory):
     return path
 
 
-@pytest.mark.parametrize("name", ["pyr.tif", "odd.tif"])
-def test_every_whole_stored_tile_passes_through_at_every_level_in_deepzoom_and_iiif(client, images, odd_pyramid, name):
+@pytest.fixture(scope="module")
+def converted_pyramid(s3, tmp_path_factory):
+    """4095 × 3071 through `gigatile pyramid`'s converter: its levels are ceil-halved, the
+    protocols' own sizes (2048 × 1536, 1024 × 768 …: whole tiles to the edge, where libvips
+    alone stores 2047 × 1535, 1023 × 767 … whose last column and row of tiles are partial)."""
+    from gigatile.conversion.pyramid import convert
+    from infra.local_stack import pattern
+    from tests.conftest import BUCKET, PREFIX
+
+    folder = tmp_path_factory.mktemp("converted")
+    pattern(4095, 3071, seed=5, grain=4).jpegsave(str(folder / "source.jpg"), Q=95)
+    source = vips().Image.new_from_file(str(folder / "source.jpg"), access="sequential")
+    path = folder / "converted.tif"
+    convert(source, path, quality=90)
+    s3.bucket_client.upload_file(str(path), BUCKET, f"{PREFIX}/converted.tif")
+    return path
+
+
+@pytest.fixture
+def pyramids(images, odd_pyramid, converted_pyramid) -> dict:
+    return {"pyr.tif": images["pyr.tif"], "odd.tif": odd_pyramid, "converted.tif": converted_pyramid}
+
+
+def test_a_converted_pyramid_opens_in_one_get_and_a_new_stored_tile_is_one_more(configure, s3, converted_pyramid):
+    """Its directories (and YCbCrSubsampling, so libtiff reads no level's first tile to find
+    it) lie in the first bytes the tiler reads: the open is that one GET; then each new
+    stored tile at full resolution and at 1/2 (levels whose tiles lie beyond it) is its own
+    one GET, passed through."""
+    client = configure()
+    s3.proxy.reset()
+    assert client.get("/api/v1/image/meta", params={"path": "converted.tif"}).status_code == 200
+    (opened,) = s3.proxy.gets("converted.tif")
+    assert opened.range.startswith("bytes=0-")
+    for level, x, y in [(4, 9, 7), (4, 2, 10), (3, 5, 4), (3, 1, 1)]:  # 1/1 and 1/2 (max_level 4)
+        s3.proxy.reset()
+        tile = client.get(TILE, params={"path": "converted.tif", "level": level, "x": x, "y": y})
+        assert tile.status_code == 200 and tile.content == stored_jpeg(converted_pyramid, 4 - level, x, y)
+        assert len(s3.proxy.gets("converted.tif")) == 1, (level, x, y)
+
+
+@pytest.mark.parametrize("name", ["pyr.tif", "odd.tif", "converted.tif"])
+def test_every_whole_stored_tile_passes_through_at_every_level_in_deepzoom_and_iiif(client, pyramids, name):
     """DeepZoom (256 px, no overlap) and IIIF 3 (256 px tiles at each scale factor) over
     every level: a tile passes through exactly when a stored level
     of its scale holds it whole; edge tiles, and the levels below the smallest stored one,
-    are rendered."""
-    path = images["pyr.tif"] if name == "pyr.tif" else odd_pyramid
+    are rendered. (converted.tif's levels are the protocols' sizes: every whole tile of every
+    zoom it stores is a stored tile.)"""
+    path = pyramids[name]
     stored = stored_tiles(path)
     with tifffile.TiffFile(path) as tif:
         sizes = {
@@ -190,21 +231,24 @@ def test_every_whole_stored_tile_passes_through_at_every_level_in_deepzoom_and_i
             size = f"{math.ceil(rw / scale)},{math.ceil(rh / scale)}"  # "w," of a 1 px row would be 0 high
             iiif[scale].append(f"/iiif/3/{name}/{x},{y},{rw},{rh}/{size}/0/default.jpg")
     expected = {scale: whole_stored_tiles(sizes[scale], scale) if scale in sizes else 0 for scale in dz}
+    if name == "converted.tif":  # every whole tile of every zoom it stores, to the right and bottom edges
+        whole = {scale: (math.ceil(width / scale) // 256) * (math.ceil(height / scale) // 256) for scale in dz}
+        assert expected == {scale: whole[scale] if scale in sizes else 0 for scale in dz}
     for protocol, urls in (("deepzoom", dz), ("iiif", iiif)):
         counts = passes_per_level(client, urls, stored)
         print(f"\n{name} {protocol}: scale → (passed through, rendered): {counts}")
         assert {scale: passed for scale, (passed, _) in counts.items()} == expected, protocol
 
 
-@pytest.mark.parametrize("name", ["pyr.tif", "odd.tif"])
-def test_iiif2_edge_tiles_as_openseadragon_asks_them_are_the_deepzoom_tiles(client, images, odd_pyramid, name):
+@pytest.mark.parametrize("name", ["pyr.tif", "odd.tif", "converted.tif"])
+def test_iiif2_edge_tiles_as_openseadragon_asks_them_are_the_deepzoom_tiles(client, pyramids, name):
     """OpenSeadragon asks a IIIF 2 edge tile as region + `w,` (5424 px → `170,` at 1/32),
     whose aspect gives a height one pixel off the level's (257 for 256): it is read as
     that level's tile, the same bytes as the DeepZoom tile (cut from the stored level, not
     resampled from a finer one), at the level's ceil-rounded size."""
     from infra.bench.iipsrv import osd_iiif
 
-    path = images["pyr.tif"] if name == "pyr.tif" else odd_pyramid
+    path = pyramids[name]
     with tifffile.TiffFile(path) as tif:
         width, height = tif.pages[0].imagewidth, tif.pages[0].imagelength
     top, checked = math.ceil(math.log2(max(width, height))), 0

@@ -59,6 +59,111 @@ def test_cli_converts_a_local_file(baseline, tmp_path, capsys):
     assert psnr(pyramid, source) >= 35
 
 
+ODD = (3001, 1875)  # odd sides at every level: 1501 × 938, 751 × 469, 376 × 235, 188 × 118
+
+
+@pytest.fixture(scope="module")
+def odd_source(tmp_path_factory):
+    """A lossless 3001 × 1875 source (PNG) and its pixels."""
+    import numpy as np
+
+    from infra.local_stack import pattern
+
+    path = tmp_path_factory.mktemp("odd") / "odd.png"
+    image = pattern(*ODD, seed=7, grain=4)
+    image.pngsave(str(path))
+    return path, np.ndarray(buffer=image.write_to_memory(), dtype=np.uint8, shape=(ODD[1], ODD[0], 3))
+
+
+def _halve(pixels):
+    """The rounded mean of each 2 × 2 block, an odd last row or column repeated."""
+    import numpy as np
+
+    h, w = pixels.shape[:2]
+    a = np.pad(pixels.astype(np.int32), ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
+    return (a[0::2, 0::2] + a[1::2, 0::2] + a[0::2, 1::2] + a[1::2, 1::2] + 2) // 4
+
+
+def _psnr(a, b) -> float:
+    import numpy as np
+
+    mse = float(np.mean((a.astype(np.float64) - b) ** 2))
+    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
+
+
+@pytest.mark.parametrize("compression", ["deflate", "jpeg", "webp"])
+def test_converted_levels_are_ceil_halved_means_with_directories_first(odd_source, tmp_path, compression):
+    """Read by tifffile (every tile of every level decoded, edge tiles too): each reduced
+    level is ceil(W / 2^k) × ceil(H / 2^k), a SubIFD of page 0 marked reduced, and the 2 × 2
+    mean of the level above; every directory and tag value lies before the first tile."""
+    import io
+
+    import numpy as np
+    import tifffile
+    from PIL import Image
+
+    from gigatile.conversion.pyramid import convert
+
+    path, source = odd_source
+    out = tmp_path / "odd.tif"
+    done = convert(vips().Image.new_from_file(str(path), access="sequential"), out, compression=compression)
+    width, height = ODD
+    expected = [(-(-height // 2**k), -(-width // 2**k), 3) for k in range(5)]  # the IIIF / DeepZoom sizes
+    with tifffile.TiffFile(out) as tif:
+        page = tif.pages[0]
+        levels = [level.asarray() for level in tif.series[0].levels]
+        subifds = page.pages
+        assert [level.shape for level in levels] == expected and done.levels == 5
+        assert 330 in page.tags and len(subifds) == 4 and all(sub.subfiletype == 1 for sub in subifds)
+        assert {p.compression.name.lower() for p in [page, *subifds]} == {
+            compression.replace("deflate", "adobe_deflate")
+        }
+        ifds = [page, *subifds]
+        first_tile = min(min(p.dataoffsets) for p in ifds)
+        directories_end = max(t.valueoffset + t.valuebytecount for p in ifds for t in p.tags)
+        assert directories_end <= first_tile
+        if compression == "jpeg":  # each level's YCbCrSubsampling is its tiles' own, as Pillow reads them
+            for ifd in ifds:
+                tif.filehandle.seek(ifd.dataoffsets[0])
+                tile = tif.filehandle.read(ifd.databytecounts[0])
+                _, h, v, _ = Image.open(io.BytesIO(ifd.jpegtables[:-2] + tile[2:])).layer[0]
+                assert ifd.tags[530].value == (h, v)
+    if compression == "deflate":
+        # Lossless: full resolution is the source, and each level the exact rounded mean of
+        # the source with its edge pixels repeated out to 188 · 2⁴ × 118 · 2⁴ (what libvips'
+        # pyramid of the padded image is), cut to size; inside its last row and column,
+        # that is the 2 × 2 mean of the level above.
+        assert np.array_equal(levels[0], source)
+        padded = np.pad(source, ((0, 118 * 16 - height), (0, 188 * 16 - width), (0, 0)), mode="edge")
+        for k, level in enumerate(levels[1:], 1):
+            padded = _halve(padded)
+            assert np.array_equal(level, padded[: level.shape[0], : level.shape[1]]), k
+            assert np.array_equal(level[:-1, :-1], _halve(levels[k - 1])[:-1, :-1]), k
+    else:
+        # Lossy at Q85: each level against the source or the 2 × 2 mean of the level above as
+        # decoded (both sides carry the codec's error). This picture codes at 36–41 dB a
+        # level; 35 dB leaves a margin for libjpeg/libwebp versions. (The geometry, to the
+        # pixel, is the lossless case's: the same padding and cut whatever the codec.)
+        assert _psnr(levels[0], source) >= 35
+        for k, level in enumerate(levels[1:], 1):
+            assert _psnr(level, _halve(levels[k - 1])) >= 35, k
+
+
+def test_a_source_libvips_cannot_finish_fails_as_before_and_leaves_nothing(tmp_path):
+    """A truncated JPEG: libvips' own error, as before the rewrite, and neither a partial
+    pyramid nor libvips' staging file left beside the output."""
+    from infra.local_stack import pattern
+
+    whole = pattern(1200, 900, seed=3, grain=4).jpegsave_buffer(Q=90)
+    (tmp_path / "cut.jpg").write_bytes(whole[: len(whole) // 2])
+    from gigatile.conversion.pyramid import convert
+
+    image = vips().Image.new_from_file(str(tmp_path / "cut.jpg"), access="sequential", fail_on="truncated")
+    with pytest.raises(vips().Error, match="premature end of JPEG"):
+        convert(image, tmp_path / "cut.tif")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.jpg"]
+
+
 def test_upload_convert_serve(configure, s3, baseline):
     key = f"{PREFIX}/big/scan page.jpg"
     s3.bucket_client.upload_file(str(baseline), BUCKET, key)

@@ -93,6 +93,15 @@ def write_pyramid(subifd: bool):
     return lambda path, w, h: make_pyramid(path, w, h, subifd=subifd, grain=6)
 
 
+def write_converted(path: Path, w: int, h: int) -> Path:
+    """What the converter writes (`gigatile pyramid`, the converter Lambda): ceil-halved
+    levels as SubIFDs, every directory first."""
+    from gigatile.conversion.pyramid import convert
+
+    convert(pattern(w, h, grain=6), path, quality=85)
+    return path
+
+
 def write_flat_tiled(path: Path, w: int, h: int) -> Path:
     pattern(w, h, grain=6).tiffsave(str(path), tile=True, tile_width=TILE, tile_height=TILE, compression="jpeg", Q=85)
     return path
@@ -176,6 +185,7 @@ def write_striped(path: Path, w: int, h: int) -> Path:
 FORMATS = [
     Format("pyramid-subifd", "libvips tiffsave pyramid subifd", "tif", write_pyramid(True), halvings()),
     Format("pyramid-pages", "libvips tiffsave pyramid (pages)", "tif", write_pyramid(False), halvings()),
+    Format("converted", "gigatile pyramid (the converter)", "tif", write_converted, halvings()),
     Format("cog-mask", "GDAL COG, 8-bit RGB, internal mask", "tif", write_cog_mask, halvings()),
     Format("cog-uint16", "GDAL COG, 4-band uint16", "tif", write_cog_uint16, halvings()),
     Format("cog-float32", "GDAL COG, float32, nodata", "tif", write_cog_float32, halvings()),

@@ -70,3 +70,20 @@ def quality(tables: bytes) -> int | None:
             return max(1, min(100, round(estimate)))
         i += 2 + length
     return None
+
+
+def sampling(stream: bytes) -> tuple[int, int] | None:
+    """The first component's (luma's) horizontal and vertical sampling factors in the frame
+    header of a JPEG stream (what a TIFF's YCbCrSubsampling must say); None without one."""
+    i = 2
+    while i + 4 <= len(stream) and stream[i] == 0xFF:
+        marker, length = stream[i + 1], struct.unpack(">H", stream[i + 2 : i + 4])[0]
+        if marker in SOF:
+            if length < 11 or i + 12 > len(stream):
+                return None
+            factors = stream[i + 11]  # length, precision, height, width, count, then (id, H << 4 | V, table)
+            return factors >> 4, factors & 0xF
+        if marker == SOS:
+            return None
+        i += 2 + length
+    return None

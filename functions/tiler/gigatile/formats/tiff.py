@@ -39,6 +39,8 @@ TILE_WIDTH, TILE_HEIGHT, TILE_OFFSETS, TILE_BYTE_COUNTS, SUBIFDS, JPEG_TABLES = 
 YCBCR_SUBSAMPLING = 530
 TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 6: 1, 7: 1, 8: 2, 9: 4, 13: 4, 16: 8, 17: 8, 18: 8}
 TYPE_CODES = {1: "B", 2: "B", 3: "H", 4: "I", 6: "b", 7: "B", 8: "h", 9: "i", 13: "I", 16: "Q", 17: "q", 18: "Q"}
+# Every TIFF field type's size, the non-integer ones too (rationals, floats): for copying tags.
+FIELD_SIZES = {**TYPE_SIZES, 5: 8, 10: 8, 11: 4, 12: 8}
 
 
 # Where to look for directories at open when the first IFD is not in the bytes read first.
@@ -368,6 +370,25 @@ class TiffFile:
             if struct.unpack(self.order + "H", raw[i * entry_size : i * entry_size + 2])[0] == tag:
                 return ifd.offset + count_size + i * entry_size + (12 if self.big else 8)
         raise TiffError(f"no tag {tag}")
+
+    def tags(self, ifd: Ifd) -> list[tuple[int, int, int, bytes]]:
+        """Every tag of `ifd` as (tag, type, count, value bytes in the file's byte order), in
+        file order, whatever its type: what a writer copying the directory needs (Ifd.entries
+        keeps only the integer and byte types this parser reads)."""
+        count, entry_size, count_size = self._entry_layout(ifd.offset)
+        raw = self._bytes(ifd.offset + count_size, count * entry_size)
+        inline = 8 if self.big else 4
+        found = []
+        for i in range(count):
+            entry = raw[i * entry_size : (i + 1) * entry_size]
+            tag, kind = struct.unpack(self.order + "HH", entry[:4])
+            n = struct.unpack(self.order + ("Q" if self.big else "I"), entry[4 : 4 + inline])[0]
+            if kind not in FIELD_SIZES or n > MAX_VALUES:
+                raise TiffError(f"tag {tag}: type {kind} × {n}")
+            size, field = FIELD_SIZES[kind] * n, entry[4 + inline :]
+            where = struct.unpack(self.order + ("Q" if self.big else "I"), field)[0]
+            found.append((tag, kind, n, field[:size] if size <= inline else self._bytes(where, size)))
+        return found
 
     def ifd(self, offset: int, exact: bool = False) -> Ifd:
         """The directory at `offset`; `exact` reads it by its own small range rather than
