@@ -31,12 +31,12 @@ from ..formats.tiff import (
     TILE_BYTE_COUNTS,
     TILE_OFFSETS,
     WIDTH,
+    YCBCR_SUBSAMPLING,
     Ifd,
     TiffFile,
 )
 
 SHORT, LONG, LONG8, IFD, IFD8 = 3, 4, 16, 13, 18
-YCBCR_SUBSAMPLING = 530
 SIXTY_FOUR_BIT = frozenset({16, 17, 18})  # LONG8, SLONG8, IFD8: BigTIFF only
 REWRITTEN = frozenset({WIDTH, HEIGHT, NEW_SUBFILE_TYPE, TILE_OFFSETS, TILE_BYTE_COUNTS, SUBIFDS})
 # Tags that point at other data (strips, EXIF/GPS/interoperability IFDs): libvips writes
