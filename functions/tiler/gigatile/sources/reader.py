@@ -114,8 +114,7 @@ class ObjectReader:
         if offset >= end:
             return b""
         bs = self.block_size
-        first, last = offset // bs, (end - 1) // bs
-        blocks = [self.cache.get(self._block_key(version, i)) for i in range(first, last + 1)]
+        first, last, blocks = self._cached_blocks(version, offset, end)
         missing = next((i for i, b in enumerate(blocks) if b is None), None)
         if missing is None:
             self._count_hit()
@@ -176,13 +175,17 @@ class ObjectReader:
         if offset >= end:
             return b""
         bs = self.block_size
-        first, last = offset // bs, (end - 1) // bs
-        blocks = [self.cache.get(self._block_key(version, i)) for i in range(first, last + 1)]
+        first, last, blocks = self._cached_blocks(version, offset, end)
         if any(b is None for b in blocks):
             return None
         if first == last:  # the usual few bytes of a directory: no copy of the whole block
             return blocks[0][offset - first * bs : end - first * bs] if blocks[0] is not None else None
         return b"".join(b for b in blocks if b is not None)[offset - first * bs : end - first * bs]
+
+    def _cached_blocks(self, version: ObjectVersion, offset: int, end: int) -> tuple[int, int, list[bytes | None]]:
+        """The first and last block of offset..end, and each block between, or None if not cached."""
+        first, last = offset // self.block_size, (end - 1) // self.block_size
+        return first, last, [self.cache.get(self._block_key(version, i)) for i in range(first, last + 1)]
 
     def _cached(self, version: ObjectVersion, offset: int, end: int) -> bool:
         """Whether reading offset..end needs no GET: kept as a span, or inside cached blocks."""
