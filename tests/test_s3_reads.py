@@ -55,11 +55,13 @@ def wide(s3, tmp_path_factory):
     return "wide.tif"
 
 
-def test_info_json_of_a_libvips_pyramid_is_two_round_trips(client, s3, wide):
+def test_info_json_of_a_libvips_pyramid_is_two_round_trips(client, s3, wide, monkeypatch):
     """info.json describes a TIFF from its parsed directories, and libvips checks page 0's
     header without reading a pixel: page 0's first tile, which libtiff reads with a
     JPEG-coded YCbCr directory, was a third round trip. The simple API's meta reports
     libvips' pixel type: it opens page 0 and reads that tile."""
+    # S3's first-byte latency, so that GETs sent together are seen in flight together.
+    monkeypatch.setattr(s3.proxy, "delay_ms", 50)
     assert client.get(f"/iiif/3/{wide}/info.json").status_code == 200
     records = gets(s3)
     # The open window; then the first IFD's window and the tail, in parallel.

@@ -90,8 +90,9 @@ class SourceImage:
             self.version = self.reader.version()
         pinned = VersionReader(self.reader, self.version)
         # Directories beyond the first read (libvips' own pyramids): fetched in parallel
-        # now, so that libvips' walk through them costs no further round trips.
-        windows = directory_windows(head, self.version.size, reader.open_bytes)
+        # now, so that the walk through them costs no further round trips; from a local
+        # folder, where a read costs no round trip, the walk just reads them.
+        windows = directory_windows(head, self.version.size, reader.open_bytes) if reader.store.remote else []
         if windows:
             reader.prefetch(windows, self.version, blocks=True)
             _fetch_chain(reader, self.version, windows[-1])

@@ -27,6 +27,9 @@ class Store(ABC):
     """A place holding objects addressed by key; `name` makes cache keys unique across stores."""
 
     name: str
+    # Whether a fetch waits for a network round trip (S3): only then is it worth fetching
+    # ahead what an open will read (a local file answers a read in microseconds).
+    remote = True
 
     @abstractmethod
     def key_for(self, image_id: str) -> str:

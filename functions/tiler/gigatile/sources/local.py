@@ -22,6 +22,8 @@ def _version(st: os.stat_result) -> ObjectVersion:
 
 
 class LocalStore(Store):
+    remote = False
+
     def __init__(self, folder: Path):
         self.folder = folder.resolve()
         self.name = f"file://{self.folder}"
