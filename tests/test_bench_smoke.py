@@ -111,7 +111,7 @@ def test_tile_classes_smoke(tmp_path):
 
 
 def test_s3_get_smoke():
-    command = [sys.executable, "-m", "infra.bench", "s3-get", "--smoke"]
+    command = [sys.executable, "-m", "infra.bench", "s3-get", "--smoke", "--delay-ms", "5"]
     out = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-3000:]
     results = json.loads(out.stdout)

@@ -1,6 +1,6 @@
 """What one ranged S3 GET costs gigatile's process, and what serving tiles over S3 holds:
 
-    python -m infra.bench s3-get [--gets 2000] [--tiles 200] [--s3 s3rver|moto]
+    python -m infra.bench s3-get [--gets 2000] [--tiles 200] [--s3 s3rver|moto] [--delay-ms 20]
 
 - gets: `S3Store.fetch` of 16 KiB at random offsets of the bench pyramid, pinned to its
   ETag, in a fresh process: CPU (`time.process_time`) per GET, and the garbage
@@ -10,7 +10,9 @@
   request's wall time (and when each of its GETs started and ended), CPU per new tile, and the peak RSS (VmHWM).
 
 Each runs in its own process with the S3 server in another, so CPU and RSS are
-gigatile's alone. Prints one JSON object; the figures go into docs/performance.md by hand.
+gigatile's alone. `--delay-ms` puts the counting proxy in front of the S3 server, adding
+that much to every request (S3's first-byte latency), so that the first request's wall
+time shows its sequential round trips. Prints one JSON object; the figures go into docs/performance.md by hand.
 """
 
 from __future__ import annotations
@@ -150,6 +152,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--s3", choices=["s3rver", "moto"], default="s3rver")
     parser.add_argument("--image", default=".cache/demo/sample-30000x50000.tif", help="the bench pyramid")
     parser.add_argument("--reps", type=int, default=1, help="child processes of each kind")
+    parser.add_argument("--delay-ms", type=float, default=0.0, help="ms added to every S3 request")
     parser.add_argument("--smoke", action="store_true", help="a 3,000 × 5,000 pyramid, 50 GETs, 10 tiles, moto")
     parser.add_argument("--child", choices=["gets", "tiles"], help=argparse.SUPPRESS)
     parser.add_argument("--size", help=argparse.SUPPRESS)
@@ -180,6 +183,12 @@ def main(argv: list[str]) -> None:
             raise SystemExit("s3rver is missing: `make build/s3rver/node_modules/.bin/s3rver`")
         args.size = "{}x{}".format(*image_size(image))
         proc, endpoint, source = start_s3_with(image, Path(tmp), args.s3)
+        proxy = None
+        if args.delay_ms:
+            from infra.counting_proxy import CountingProxy
+
+            proxy = CountingProxy(endpoint, delay_ms=args.delay_ms)
+            endpoint = proxy.endpoint
         env = {
             **os.environ,
             "AWS_ENDPOINT_URL_S3": endpoint,
@@ -195,6 +204,8 @@ def main(argv: list[str]) -> None:
                 results["gets"].append(run_child("gets", env, args))
                 results["tiles"].append(run_child("tiles", env, args))
         finally:
+            if proxy is not None:
+                proxy.stop()
             proc.kill()
             proc.wait()
     print(json.dumps(results, indent=1))
