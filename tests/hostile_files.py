@@ -231,6 +231,21 @@ def tiff_sized(width: int, height: int, tile: int = 256, tiles: int | None = Non
     return w.first(w.ifd(tags))
 
 
+def tiff_size_repeated(claim: int) -> bytes:
+    """A 256² tiled grey TIFF whose ImageWidth and ImageLength each appear twice: 256, then
+    `claim`. libtiff reads the first of a repeated tag (and warns of the other)."""
+    w = TiffWriter()
+    body = zlib.compress(b"\x00" * 256 * 256)
+    tags = gray_tiled_tags(256, 256, 256, w.blob(body), len(body), {259: (SHORT, 8)})
+    ifd = w.ifd(tags)
+    entries = []
+    for at, tag, _kind, _n, _value in _entries(w.data, ifd):
+        entries.append(bytes(w.data[at : at + 12]))
+        if tag in (256, 257):
+            entries.append(struct.pack("<HHII", tag, LONG, 1, claim))
+    return w.first(w.blob(struct.pack("<H", len(entries)) + b"".join(entries) + struct.pack("<I", 0)))
+
+
 def tiff_samples(bits: int, samples: int, sample_format: int = 1) -> bytes:
     """A 256 × 256 uncompressed tiled TIFF with odd bit depths or sample counts."""
     w = TiffWriter()

@@ -100,6 +100,8 @@ CASES = [
     Case("subifd-larger.tif", "a 4096² reduced level under a 512² base", every(OK)),
     Case("zero-width.tif", "a width of 0", every(E415)),
     Case("width-2-31.tif", "a width of 2^31 (one tile offset)", every(E415)),
+    # Read as libtiff reads it (the first of a repeated tag), not as 2^20 × 2^20 (413).
+    Case("size-repeated.tif", "ImageWidth and ImageLength each twice: 256, then 2^20", every(OK)),
     Case(
         "tile-8192.tif",
         "65,536² with 8,192² tiles (67 Mpx a tile: over the decode budget)",
@@ -225,6 +227,7 @@ def _files() -> dict[str, bytes]:
         "subifd-larger.tif": hostile.tiff_with_subifds(larger=True),
         "zero-width.tif": hostile.tiff_sized(0, 256),
         "width-2-31.tif": hostile.tiff_sized(2**31, 1, tiles=1),
+        "size-repeated.tif": hostile.tiff_size_repeated(2**20),
         "tile-8192.tif": hostile.tiff_sized(65536, 65536, tile=8192),
         "tile-16384.tif": hostile.tiff_sized(65536, 65536, tile=16384),
         "one-level-20000.tif": hostile.tiff_sized(20000, 20000),

@@ -9,9 +9,11 @@ output: each level cut to its nominal size, every directory and tile array first
   (tile offset and byte count arrays, JPEGTables …) come first, as in a GDAL COG; then the
   tiles, coarsest level first: one read of the file's head opens it (and holds the coarse
   levels' tiles too).
-- Bytes: tiles are copied as libvips coded them (no decode), run by run, so memory stays
-  bounded whatever the image's size; tags are copied as they are, except the ones that
-  locate data (rewritten) and the sizes.
+- Bytes: tiles are copied as libvips coded them (no decode), run by run, so no pixels
+  and no whole level are held in memory; what grows with the image is the tile index
+  (≈ 250 bytes of Python objects per tile: ≈ 6 MB for a 30,000 × 50,000 pyramid's 31,000
+  tiles). Tags are copied as they are, except the ones that locate data (rewritten) and
+  the sizes.
 """
 
 from __future__ import annotations

@@ -64,6 +64,8 @@ def check_chunks(tiff: TiffFile, ifd: Ifd) -> None:
     largest = max(counts)
     if largest > limit:
         raise TiffError(f"a stored chunk of {largest} bytes where at most {limit} are plausible")
+    if min(offsets) < 0:  # a signed offset type (SLONG, SLONG8) allows them
+        raise TiffError("a stored chunk before the start of the file")
     # The common case first, at C speed: then no chunk can end past the file.
     if max(offsets) + largest > tiff.size and any(o + c > tiff.size for o, c in zip(offsets, counts, strict=True) if c):
         raise TiffError("stored pixels past the end of the file")

@@ -39,12 +39,16 @@ TILE_WIDTH, TILE_HEIGHT, TILE_OFFSETS, TILE_BYTE_COUNTS, SUBIFDS, JPEG_TABLES = 
 YCBCR_SUBSAMPLING = 530
 TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 6: 1, 7: 1, 8: 2, 9: 4, 13: 4, 16: 8, 17: 8, 18: 8}
 TYPE_CODES = {1: "B", 2: "B", 3: "H", 4: "I", 6: "b", 7: "B", 8: "h", 9: "i", 13: "I", 16: "Q", 17: "q", 18: "Q"}
+INTEGER_TYPES = frozenset({1, 3, 4, 6, 8, 9, 16, 17})  # (S)BYTE, (S)SHORT, (S)LONG, (S)LONG8
 # Every TIFF field type's size, the non-integer ones too (rationals, floats): for copying tags.
 FIELD_SIZES = {**TYPE_SIZES, 5: 8, 10: 8, 11: 4, 12: 8}
 
 
 # Where to look for directories at open when the first IFD is not in the bytes read first.
 DIRECTORY_WINDOW = 256 * 1024  # an IFD and its tile arrays (2 × 4 B × 32,768 tiles)
+# What libtiff's JPEG codec reads of a first chunk to learn its chroma subsampling (it reads
+# 2 KiB at a time up to the frame header, which follows the stream's tables).
+FIRST_CHUNK_PROBE = 8 * 1024
 TAIL_MIN, TAIL_MAX = 256 * 1024, 4 * 1024 * 1024
 MAX_GUESSES = 64  # ImageWidth entries in the tail tried as directories (directory_before)
 
@@ -113,7 +117,9 @@ def open_reads(reader: ByteReader, size: int, tail: tuple[int, int] | None = Non
         first = tiff.ifd(tiff.first)
         if reads_first_chunk(first):
             offsets, counts = chunk_tags(first)
-            first_tile = (tiff.first_value(first.entries[offsets]), tiff.first_value(first.entries[counts]))
+            at, length = tiff.first_value(first.entries[offsets]), tiff.first_value(first.entries[counts])
+            if 0 < at < size and length > 0:  # values of an untrusted file
+                first_tile = (at, min(length, FIRST_CHUNK_PROBE))
         tiff.chain(tiff.first, walked)
     except NotRead as unread:
         wanted.append((unread.offset, DIRECTORY_WINDOW))
@@ -147,7 +153,10 @@ def header_patches(tiff: TiffFile, ifd: Ifd) -> tuple[tuple[int, bytes], ...]:
     only: libtiff then assumes 2 × 2 chroma subsampling, which may not be the stream's."""
     if not reads_first_chunk(ifd):
         return ()
-    return (tiff.first_value_patch(ifd, chunk_tags(ifd)[0], 0),)
+    try:
+        return (tiff.first_value_patch(ifd, chunk_tags(ifd)[0], 0),)
+    except TiffError:  # then libvips reads the first chunk, as libtiff would anyway
+        return ()
 
 
 def directory_before(tiff: TiffFile, tail: tuple[int, int], walked: set[int]) -> tuple[int, int] | None:
@@ -160,7 +169,10 @@ def directory_before(tiff: TiffFile, tail: tuple[int, int], walked: set[int]) ->
     only if it parses as a tiled directory, tags ascending, whose data lies before it; a
     wrong guess costs one GET in parallel, never a wrong read."""
     start, length = tail
-    data = tiff.reader.read(start, length)
+    try:
+        data = tiff.reader.read(start, length)
+    except NotRead:  # the tail left the block cache since it was fetched: no guess
+        return None
     count_size, entry_size = (8, 20) if tiff.big else (2, 12)
     levels = []
     tried = 0  # a hostile tail full of the pattern costs at most MAX_GUESSES parses
@@ -355,7 +367,7 @@ class TiffFile:
         """(offset, bytes) that, written over the file, make the first of the integers of
         `tag` of `ifd` (inline or in an array elsewhere) read `value`."""
         entry = ifd.entries.get(tag)
-        if entry is None or entry.kind not in (3, 4, 16):
+        if entry is None or entry.kind not in INTEGER_TYPES:
             raise TiffError(f"no integer tag {tag}")
         packed = struct.pack(self.order + TYPE_CODES[entry.kind], value)
         if TYPE_SIZES[entry.kind] * entry.count <= (8 if self.big else 4):
@@ -366,7 +378,7 @@ class TiffFile:
         """Where the value field (an inline value, or the offset of the values) of `tag` lies."""
         count, entry_size, count_size = self._entry_layout(ifd.offset)
         raw = self._bytes(ifd.offset + count_size, count * entry_size)
-        for i in reversed(range(count)):  # the last of repeated tags, as _entries keeps
+        for i in range(count):  # the first of repeated tags, as _entries keeps
             if struct.unpack(self.order + "H", raw[i * entry_size : i * entry_size + 2])[0] == tag:
                 return ifd.offset + count_size + i * entry_size + (12 if self.big else 8)
         raise TiffError(f"no tag {tag}")
@@ -400,6 +412,8 @@ class TiffFile:
             values = self.values(entry) if entry is not None and entry.count == 1 else ()
             return values[0] if values else default
 
+        orientation = first(ORIENTATION, 1) if entries.get(ORIENTATION, Entry(3, 1, b"")).kind in INTEGER_TYPES else 1
+
         if WIDTH not in entries or HEIGHT not in entries:
             raise TiffError("an IFD without a size")
         return Ifd(
@@ -413,7 +427,7 @@ class TiffFile:
             samples=first(SAMPLES, 1),
             subfile_type=first(NEW_SUBFILE_TYPE),
             entries=entries,
-            orientation=orientation if 1 <= (orientation := first(ORIENTATION, 1)) <= 8 else 1,
+            orientation=orientation if 1 <= orientation <= 8 else 1,
         )
 
     # -- reading ---------------------------------------------------------------------
@@ -480,7 +494,8 @@ class TiffFile:
             entry = raw[i * entry_size : (i + 1) * entry_size]
             tag, kind = struct.unpack(self.order + "HH", entry[:4])
             n = struct.unpack(self.order + ("Q" if self.big else "I"), entry[4 : 4 + inline])[0]
-            if kind in TYPE_SIZES and 0 < n <= MAX_VALUES:
+            # A repeated tag: the first counts, as libtiff reads it (it ignores the others).
+            if kind in TYPE_SIZES and 0 < n <= MAX_VALUES and tag not in entries:
                 entries[tag] = Entry(kind, n, entry[4 + inline :])
         return entries
 

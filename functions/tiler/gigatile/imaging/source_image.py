@@ -58,7 +58,7 @@ def _fetch_chain(reader: ObjectReader, version: ObjectVersion, tail: tuple[int, 
     for _ in range(MAX_IFDS):
         try:
             wanted = open_reads(fetched, version.size, tail)
-        except TiffError:
+        except (TiffError, NotRead):  # a guess only: the parse after it reads what it needs
             return
         ranges = wanted.directories + ([wanted.first_tile] if wanted.first_tile else [])
         if not wanted.directories or not reader.prefetch(ranges, version, blocks=True):

@@ -138,6 +138,8 @@ class ObjectReader:
         bs = self.block_size
         wanted = []
         for offset, length in ranges:
+            if offset < 0 or length <= 0:
+                raise ValueError(f"no such range: {offset}, {length}")
             end = min(offset + length, version.size)
             if blocks:
                 wanted += [
