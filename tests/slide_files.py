@@ -63,6 +63,22 @@ def _jpeg(pixels: np.ndarray, quality: int, colour: str) -> bytes:
     )
 
 
+def _jpeg_strip(tif: tifffile.TiffWriter, pixels: np.ndarray, photometric: str, **tags) -> None:
+    """One IFD holding `pixels` as one JPEG strip (YCbCr-coded, 4:2:0, quality 90), the
+    photometric tag as given (Aperio's thumbnail and macro say RGB) and `tags` besides."""
+    tif.write(
+        iter([_jpeg(np.ascontiguousarray(pixels), 90, "ycbcr")]),
+        shape=pixels.shape,
+        dtype=np.uint8,
+        rowsperstrip=pixels.shape[0],
+        compression=7,
+        photometric=photometric,
+        subsampling=(2, 2),
+        metadata=None,
+        **tags,
+    )
+
+
 def _j2k(pixels: np.ndarray, quality: int, colour: str) -> bytes:
     """A JPEG 2000 codestream (no JP2 boxes) of `pixels`, lossy; `quality` is its PSNR target."""
     if colour == "ycbcr":  # JPEG's full-range BT.601 (what OpenSlide converts back from)
@@ -178,19 +194,7 @@ def aperio_svs(
         )
 
     def stripped_jpeg(tif: tifffile.TiffWriter, image: np.ndarray, description: str, subfiletype: int) -> None:
-        tif.write(
-            iter([_jpeg(image, 90, "ycbcr")]),
-            shape=image.shape,
-            dtype=np.uint8,
-            rowsperstrip=image.shape[0],
-            compression=7,
-            photometric="rgb",
-            subsampling=(2, 2),
-            description=description,
-            subfiletype=subfiletype,
-            metadata=None,
-            software=False,
-        )
+        _jpeg_strip(tif, image, "rgb", description=description, subfiletype=subfiletype, software=False)
 
     with tifffile.TiffWriter(path) as tif:
         tiled(tif, levels[0], f"{AP} \r\n{w}x{h} [0,0 {w}x{h}] ({tile}x{tile}) {scheme}{common}")
@@ -366,18 +370,8 @@ def hamamatsu_ndpi(path: Path, base: np.ndarray, macro: np.ndarray) -> Path:
     levels = [(base, 20.0), (shrink(base, 4), 5.0), (macro, -1.0)]
     with tifffile.TiffWriter(path) as tif:
         for pixels, magnification in levels:
-            tif.write(
-                iter([_jpeg(np.ascontiguousarray(pixels), 90, "ycbcr")]),
-                shape=pixels.shape,
-                dtype=np.uint8,
-                rowsperstrip=pixels.shape[0],
-                compression=7,
-                photometric="ycbcr",
-                subsampling=(2, 2),
-                metadata=None,
-                software="NDP.scan",
-                extratags=[(65420, 4, 1, 1, True), (65421, 11, 1, magnification, True)],
-            )
+            extratags = [(65420, 4, 1, 1, True), (65421, 11, 1, magnification, True)]
+            _jpeg_strip(tif, pixels, "ycbcr", software="NDP.scan", extratags=extratags)
     return path
 
 
