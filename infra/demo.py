@@ -33,9 +33,7 @@ def main() -> None:
 
     use_credentials()
     s3 = LocalS3()
-    client = s3.client()
-    client.create_bucket(Bucket=BUCKET)
-    client.upload_file(str(sample), BUCKET, "images/sample.tif")
+    s3.bucket(BUCKET, {"images/sample.tif": sample})
     print(f"local S3 at {s3.endpoint}, s3://{BUCKET}/images/sample.tif ({sample.stat().st_size >> 20} MiB)")
 
     os.environ["AWS_ENDPOINT_URL_S3"] = s3.endpoint

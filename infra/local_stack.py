@@ -36,6 +36,14 @@ class LocalS3:
     def client(self):
         return s3_client(self.endpoint)
 
+    def bucket(self, name: str, objects: dict[str, Path]):
+        """Create bucket `name` holding `objects` (key → local file); returns the client."""
+        client = self.client()
+        client.create_bucket(Bucket=name)
+        for key, path in objects.items():
+            client.upload_file(str(path), name, key)
+        return client
+
     def stop(self) -> None:
         self._server.stop()
 

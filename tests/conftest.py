@@ -93,10 +93,7 @@ def images(tmp_path_factory) -> dict[str, Path]:
 def s3(images):
     server = LocalS3()
     proxy = CountingProxy(server.endpoint)
-    client = server.client()
-    client.create_bucket(Bucket=BUCKET)
-    for key, path in images.items():
-        client.upload_file(str(path), BUCKET, f"{PREFIX}/{key}")
+    client = server.bucket(BUCKET, {f"{PREFIX}/{key}": path for key, path in images.items()})
     client.put_object(Bucket=BUCKET, Key="secret/hidden.jpg", Body=images["photo.jpg"].read_bytes())
     server.proxy = proxy
     server.bucket_client = client

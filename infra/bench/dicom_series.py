@@ -59,10 +59,7 @@ def main(argv: list[str]) -> None:
     files = dicom_series(folder, TEMPLATE, levels, label, overview)
     server = LocalS3()
     proxy = CountingProxy(server.endpoint)
-    client = server.client()
-    client.create_bucket(Bucket=BUCKET)
-    for name, path in files.items():
-        client.upload_file(str(path), BUCKET, f"slide/{name}")
+    server.bucket(BUCKET, {f"slide/{name}": path for name, path in files.items()})
     os.environ["AWS_ENDPOINT_URL_S3"] = proxy.endpoint
     os.environ["GIGATILE_SOURCE"] = f"s3://{BUCKET}"
     from fastapi.testclient import TestClient

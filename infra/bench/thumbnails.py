@@ -95,10 +95,7 @@ def cost(cache: Path) -> None:
         return
     server = LocalS3()
     proxy = CountingProxy(server.endpoint)
-    client = server.client()
-    client.create_bucket(Bucket=BUCKET)
-    for path in sources:
-        client.upload_file(str(path), BUCKET, f"{PREFIX}/{path.name}")
+    server.bucket(BUCKET, {f"{PREFIX}/{path.name}": path for path in sources})
     print("\nsource                         box    GETs   MiB read   object MiB   level decoded")
     try:
         for path in sources:
